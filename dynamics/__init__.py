@@ -1,0 +1,38 @@
+"""Vector fields on token clouds and the observables measured on them.
+
+A token cloud is a tensor of shape (..., n, d); every field is a ``torch.nn.Module`` with
+``forward(t, x) -> dx/dt`` (see ``dynamics.field``).
+"""
+
+from dynamics.attention import MANIFOLDS, NORMALIZATIONS, SelfAttention
+from dynamics.field import State, VectorField
+from dynamics.observables import (
+    cluster_count,
+    cluster_labels,
+    interaction_energy,
+    log_interaction_energy,
+    min_pairwise_cosine,
+    pairwise_cosines,
+)
+from dynamics.sampling import uniform_sphere
+from dynamics.sphere import exp_map, normalize, project_tangent
+from dynamics.streaming import streaming_attention
+
+__all__ = [
+    "MANIFOLDS",
+    "NORMALIZATIONS",
+    "SelfAttention",
+    "State",
+    "VectorField",
+    "cluster_count",
+    "cluster_labels",
+    "exp_map",
+    "interaction_energy",
+    "log_interaction_energy",
+    "min_pairwise_cosine",
+    "normalize",
+    "pairwise_cosines",
+    "project_tangent",
+    "streaming_attention",
+    "uniform_sphere",
+]

@@ -1,0 +1,138 @@
+"""Self-attention as a vector field on token clouds.
+
+Following Geshkovski, Letrouit, Polyanskiy, Rigollet, "A mathematical perspective on Transformers",
+token i moves with velocity
+
+    x_i' = P_{x_i}( sum_h sum_j w^h_ij V_h x_j ),   w^h_ij = e^{beta <Q_h x_i, K_h x_j>} / Z^h_i,
+
+where ``normalization="softmax"`` (SA) takes Z^h_i = sum_j e^{beta <Q_h x_i, K_h x_j>} and
+``normalization="uniform"`` (USA) takes Z^h_i = n. ``manifold="sphere"`` applies the tangent
+projection P_x v = v - <x, v> x (post-LayerNorm tokens on S^{d-1}); ``manifold="euclidean"`` leaves
+the velocity as it is. With ``causal=True`` token i attends to tokens j <= i only.
+
+Memory stays O(n d): the softmax path is one fused ``scaled_dot_product_attention`` call, the
+uniform path streams over key blocks with a running log-sum-exp (``dynamics.streaming``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dynamics.checks import check_choice, check_cloud, check_int, check_real
+from dynamics.exp_checked import exp_or_raise
+from dynamics.sphere import project_tangent
+from dynamics.streaming import streaming_attention
+
+NORMALIZATIONS = ("softmax", "uniform")
+MANIFOLDS = ("sphere", "euclidean")
+
+
+class SelfAttention(nn.Module):
+    """The self-attention vector field f(t, x) on clouds x of shape (..., n, d).
+
+    Args:
+        d: token dimension.
+        beta: inverse temperature multiplying every logit <Q x_i, K x_j>.
+        query, key: (k, d) matrices, or (heads, k, d) for several heads; identity when omitted.
+            An ``nn.Parameter`` is trained, any other tensor is held fixed (a buffer).
+        value: (d, d) or (heads, d, d). When omitted every head uses V_h = I / heads, so the
+            default field does not depend on ``heads``.
+        normalization: "softmax" (SA) or "uniform" (USA), see the module docstring.
+        manifold: "sphere" (tangent projection) or "euclidean".
+        heads: number of attention heads; the field sums the heads' outputs.
+        causal: token i attends to tokens j <= i only.
+    """
+
+    def __init__(
+        self,
+        d: int,
+        *,
+        beta: float = 1.0,
+        query: Tensor | None = None,
+        key: Tensor | None = None,
+        value: Tensor | None = None,
+        normalization: str = "softmax",
+        manifold: str = "sphere",
+        heads: int = 1,
+        causal: bool = False,
+    ) -> None:
+        super().__init__()
+        self.manifold = check_choice("manifold", manifold, MANIFOLDS)
+        self.d = check_int("d", d, minimum=2 if manifold == "sphere" else 1)
+        self.beta = check_real("beta", beta)
+        self.normalization = check_choice("normalization", normalization, NORMALIZATIONS)
+        self.heads = check_int("heads", heads, minimum=1)
+        if not isinstance(causal, bool):
+            raise TypeError(f"causal={causal!r} must be a bool")
+        self.causal = causal
+        query = self._head_matrices("query", query, rows=None)
+        key = self._head_matrices("key", key, rows=None)
+        if query is not None and key is not None and query.shape[-2] != key.shape[-2]:
+            raise ValueError(
+                f"query has {query.shape[-2]} rows and key has {key.shape[-2]}; they must match"
+            )
+        for name, given, other in (("query", query, key), ("key", key, query)):
+            if given is not None and other is None and given.shape[-2] != self.d:
+                raise ValueError(
+                    f"{name} has {given.shape[-2]} rows but the omitted "
+                    f"{'key' if name == 'query' else 'query'} is the identity; give a {self.d}-row "
+                    f"{name} or both matrices"
+                )
+        value = self._head_matrices("value", value, rows=self.d)
+        for name, tensor in (("query", query), ("key", key), ("value", value)):
+            if isinstance(tensor, nn.Parameter):
+                self.register_parameter(name, tensor)
+            else:
+                self.register_buffer(name, tensor)
+
+    def _head_matrices(self, name: str, matrix: Tensor | None, rows: int | None) -> Tensor | None:
+        if matrix is None:
+            return None
+        if not isinstance(matrix, torch.Tensor) or not matrix.is_floating_point():
+            raise TypeError(f"{name} must be a floating torch.Tensor or None, got {matrix!r}")
+        shape = tuple(matrix.shape)
+        heads_ok = matrix.ndim == 2 or (matrix.ndim == 3 and shape[0] == self.heads)
+        rows_ok = rows is None or shape[-2] == rows
+        if not (heads_ok and rows_ok and shape[-1] == self.d):
+            expected = f"({self.heads}, {rows or 'k'}, {self.d})"
+            if self.heads == 1:
+                expected = f"({rows or 'k'}, {self.d}) or " + expected
+            raise ValueError(f"{name} has shape {shape}; expected {expected}")
+        return matrix
+
+    def extra_repr(self) -> str:
+        return (
+            f"d={self.d}, beta={self.beta:g}, normalization={self.normalization!r}, "
+            f"manifold={self.manifold!r}, heads={self.heads}, causal={self.causal}"
+        )
+
+    @staticmethod
+    def _apply(matrix: Tensor | None, x4: Tensor) -> Tensor:
+        """x4 (B, 1, n, d) -> (B, H, n, k) = x W_h^T per head, or x4 itself for the identity."""
+        if matrix is None:
+            return x4
+        return x4 @ matrix.to(x4).transpose(-1, -2)
+
+    def forward(self, t: Tensor, x: Tensor) -> Tensor:
+        """dx/dt at the cloud ``x`` of shape (..., n, d); ``t`` is unused (autonomous field)."""
+        check_cloud("x", x, d=self.d)
+        n = x.shape[-2]
+        x4 = x.reshape(-1, 1, n, self.d)
+        q, k, v = (self._apply(m, x4) for m in (self.query, self.key, self.value))
+        heads = max(q.shape[1], k.shape[1], v.shape[1])
+        q, k, v = (z.expand(-1, heads, -1, -1) for z in (q, k, v))
+        if self.normalization == "softmax":
+            out = F.scaled_dot_product_attention(q, k, v, scale=self.beta, is_causal=self.causal)
+        else:
+            out, lse = streaming_attention(q, k, v, scale=self.beta, causal=self.causal)
+            weight = exp_or_raise(
+                lse - math.log(n), what="the uniform attention normalizer", beta=self.beta
+            )
+            out = out * weight[..., None]
+        out = out.sum(1) if self.value is not None else out.mean(1)
+        out = out.reshape(x.shape)
+        return project_tangent(x, out) if self.manifold == "sphere" else out

@@ -1,0 +1,62 @@
+"""Argument checks that turn bad input into one clear ``ValueError``/``TypeError``.
+
+Every message names the parameter, the value received and what is accepted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from numbers import Integral, Real
+
+import torch
+
+
+def check_choice(name: str, value: object, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise ValueError listing them."""
+    options = tuple(choices)
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name}={value!r} is not accepted; choose one of {', '.join(options)}")
+    return value
+
+
+def check_real(
+    name: str,
+    value: object,
+    *,
+    minimum: float | None = None,
+    strict: bool = False,
+) -> float:
+    """Return ``value`` as a finite float, optionally bounded below (strictly if ``strict``)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name}={value!r} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name}={value!r} must be finite")
+    if minimum is not None and (value < minimum or (strict and value == minimum)):
+        relation = ">" if strict else ">="
+        raise ValueError(f"{name}={value!r} must be {relation} {minimum:g}")
+    return value
+
+
+def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
+    """Return ``value`` as an int, optionally at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name}={value!r} must be an integer, got {type(value).__name__}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}={value!r} must be >= {minimum}")
+    return value
+
+
+def check_cloud(name: str, x: object, *, d: int | None = None) -> torch.Tensor:
+    """Check that ``x`` is a floating tensor of shape ``(..., n, d)`` with ``n >= 1``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (..., n, d), got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype (float32 or float64), got {x.dtype}")
+    if x.ndim < 2 or x.shape[-2] < 1:
+        raise ValueError(f"{name} must have shape (..., n, d) with n >= 1, got {tuple(x.shape)}")
+    if d is not None and x.shape[-1] != d:
+        raise ValueError(f"{name} has last dimension {x.shape[-1]}, expected d={d}")
+    return x

@@ -1,0 +1,78 @@
+"""What we measure on a token cloud x of shape (..., n, d).
+
+Energies are computed in log space by streaming over key blocks, so neither an n x n matrix nor a
+raw e^{beta <x_i, x_j>} of a large logit is ever formed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from dynamics.checks import check_cloud, check_real
+from dynamics.exp_checked import exp_or_raise
+from dynamics.sphere import normalize
+from dynamics.streaming import streaming_attention
+
+
+def log_interaction_energy(x: Tensor, beta: float) -> Tensor:
+    """log E_beta(x), where E_beta(x) = (1 / (2 beta n^2)) sum_ij e^{beta <x_i, x_j>}.
+
+    E_beta is the energy that self-attention increases (Geshkovski, Letrouit, Polyanskiy,
+    Rigollet, "A mathematical perspective on Transformers"). Returns shape (...); finite for any
+    beta > 0 whatever the dtype.
+    """
+    check_cloud("x", x)
+    beta = check_real("beta", beta, minimum=0.0, strict=True)
+    n = x.shape[-2]
+    _, row_lse = streaming_attention(x, x, None, scale=beta)
+    return torch.logsumexp(row_lse, dim=-1) - math.log(2.0 * beta * n * n)
+
+
+def interaction_energy(x: Tensor, beta: float) -> Tensor:
+    """E_beta(x) = (1 / (2 beta n^2)) sum_ij e^{beta <x_i, x_j>}, shape (...).
+
+    Raises ValueError when the value itself overflows the dtype (use ``log_interaction_energy``).
+    """
+    return exp_or_raise(log_interaction_energy(x, beta), what="the interaction energy", beta=beta)
+
+
+def pairwise_cosines(x: Tensor) -> Tensor:
+    """The (..., n, n) matrix of cosines <x_i, x_j> / (|x_i| |x_j|)."""
+    check_cloud("x", x)
+    unit = normalize(x)
+    return unit @ unit.transpose(-1, -2)
+
+
+def cluster_labels(x: Tensor, tol: float = 1e-2) -> Tensor:
+    """Label tokens by cluster, shape (..., n), dtype long.
+
+    Rule: i and j are linked when cos(x_i, x_j) > 1 - tol; clusters are the connected components of
+    that graph (single linkage at angle arccos(1 - tol)). Each token gets the smallest index in its
+    component, so labels are canonical and comparable across times.
+    """
+    tol = check_real("tol", tol, minimum=0.0, strict=True)
+    linked = pairwise_cosines(x) > 1.0 - tol
+    n = x.shape[-2]
+    labels = torch.arange(n, device=x.device).expand(linked.shape[:-1]).contiguous()
+    sentinel = torch.full_like(labels[..., None, :], n)
+    while True:
+        neighbour_min = torch.where(linked, labels[..., None, :], sentinel).amin(-1)
+        jumped = torch.gather(neighbour_min, -1, neighbour_min)
+        if torch.equal(jumped, labels):
+            return labels
+        labels = jumped
+
+
+def cluster_count(x: Tensor, tol: float = 1e-2) -> Tensor:
+    """Number of clusters under ``cluster_labels``' rule, shape (...), dtype long."""
+    labels = cluster_labels(x, tol)
+    roots = labels == torch.arange(x.shape[-2], device=x.device)
+    return roots.sum(-1)
+
+
+def min_pairwise_cosine(x: Tensor) -> Tensor:
+    """min_{i,j} cos(x_i, x_j), shape (...): 1 exactly when all tokens coincide in direction."""
+    return pairwise_cosines(x).flatten(-2).amin(-1)

@@ -1,0 +1,164 @@
+"""``integrate``: the one entry point from a field and an initial cloud to a trajectory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torchdiffeq
+from torch import Tensor, nn
+
+from dynamics.checks import check_real
+from dynamics.field import State, VectorField
+from solvers.grid import step_grid, steps_per_interval
+from solvers.methods import METHODS, Method
+
+
+def integrate(
+    field: VectorField,
+    x0: State,
+    t: Tensor | Sequence[float],
+    *,
+    method: str = "dopri5",
+    step_size: float | None = None,
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    adjoint: bool = False,
+) -> State:
+    """Solve x' = field(t, x), x(t[0]) = x0, and return x at every time in ``t``.
+
+    Args:
+        field: a vector field ``f(t, x)`` (see ``dynamics.field``).
+        x0: a cloud of shape (..., n, d), or a tuple of such for second-order dynamics. Leading
+            dimensions are independent systems: an adaptive method controls each system's error
+            separately (the error norm is the largest per-system RMS), so solving a batch together
+            is as accurate as solving each system alone.
+        t: strictly monotone output times; they take ``x0``'s dtype and device.
+        method: a name in ``solvers.METHODS``.
+        step_size: fixed-step methods only: each output interval is cut into
+            ceil(length / step_size) equal steps (one step when None), see ``solvers.grid``.
+        rtol, atol: adaptive methods only: relative and absolute error tolerances.
+        adjoint: backpropagate by the adjoint ODE (torchdiffeq methods, ``nn.Module`` fields):
+            memory O(1) in the number of steps.
+
+    Returns:
+        The trajectory, shape (len(t), *x0.shape); a tuple of such for tuple states.
+    """
+    spec = _check_method(method)
+    _check_state(x0)
+    times = _check_times(t, x0)
+    if step_size is not None:
+        step_size = check_real("step_size", step_size, minimum=0.0, strict=True)
+        if spec.adaptive:
+            raise ValueError(
+                f"step_size={step_size:g} applies to fixed-step methods; the adaptive method "
+                f"{method!r} chooses its own steps from rtol and atol"
+            )
+    rtol = check_real("rtol", rtol, minimum=0.0, strict=True)
+    atol = check_real("atol", atol, minimum=0.0, strict=True)
+    if not isinstance(adjoint, bool):
+        raise TypeError(f"adjoint={adjoint!r} must be a bool")
+    if spec.stepper is not None:
+        if adjoint:
+            raise ValueError(
+                f"adjoint=True needs a torchdiffeq method; {method!r} is our own stepper and "
+                "backpropagates through its steps"
+            )
+        return _integrate_fixed(spec.stepper, field, x0, times, step_size, method)
+    return _integrate_torchdiffeq(field, x0, times, method, spec, step_size, rtol, atol, adjoint)
+
+
+def _check_method(method: object) -> Method:
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method={method!r} is unknown; valid methods: {', '.join(METHODS)}")
+    return METHODS[method]
+
+
+def _check_state(x0: object) -> None:
+    parts = x0 if isinstance(x0, tuple) else (x0,)
+    for part in parts:
+        if not isinstance(part, torch.Tensor) or not part.is_floating_point():
+            raise TypeError(
+                "x0 must be a floating torch.Tensor or a tuple of them, got "
+                f"{type(part).__name__}{'' if not isinstance(part, Tensor) else ' ' + str(part.dtype)}"
+            )
+        if not bool(torch.isfinite(part).all()):
+            raise ValueError("x0 contains NaN or infinite values")
+
+
+def _check_times(t: object, x0: State) -> Tensor:
+    reference = x0[0] if isinstance(x0, tuple) else x0
+    try:
+        times = torch.as_tensor(t, dtype=reference.dtype, device=reference.device)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"t must be a 1-D sequence or tensor of times, got {t!r}") from error
+    if times.ndim != 1 or len(times) < 2:
+        raise ValueError(f"t must be 1-D with at least 2 times, got shape {tuple(times.shape)}")
+    if not bool(torch.isfinite(times).all()):
+        raise ValueError("t contains NaN or infinite times")
+    steps = times[1:] - times[:-1]
+    if not (bool((steps > 0).all()) or bool((steps < 0).all())):
+        raise ValueError("t must be strictly increasing or strictly decreasing")
+    return times
+
+
+def _integrate_fixed(
+    stepper: Callable, field: VectorField, x0: State, t: Tensor, step_size: float | None, name: str
+) -> Tensor:
+    if isinstance(x0, tuple):
+        raise TypeError(f"method {name!r} integrates tensor states, got a tuple")
+    norms = torch.linalg.vector_norm(x0, dim=-1)
+    if not torch.allclose(norms, torch.ones_like(norms), atol=1e-5):
+        raise ValueError(
+            f"method {name!r} keeps tokens on the unit sphere; x0 rows must have norm 1 "
+            f"(found norms from {float(norms.min()):.3g} to {float(norms.max()):.3g})"
+        )
+    grid = step_grid(t, step_size)
+    counts = steps_per_interval(t, step_size)
+    states, x, step = [x0], x0, 0
+    for count in counts:
+        for _ in range(count):
+            x = stepper(field, grid[step], x, grid[step + 1] - grid[step])
+            step += 1
+        states.append(x)
+    return torch.stack(states)
+
+
+def _integrate_torchdiffeq(
+    field: VectorField,
+    x0: State,
+    t: Tensor,
+    method: str,
+    spec: Method,
+    step_size: float | None,
+    rtol: float,
+    atol: float,
+    adjoint: bool,
+) -> State:
+    options: dict = {}
+    if spec.adaptive:
+        options["norm"] = _per_system_rms(x0)
+    else:
+        options["grid_constructor"] = lambda func, y0, times: step_grid(times, step_size)
+    if adjoint:
+        if not isinstance(field, nn.Module):
+            raise TypeError("adjoint=True needs the field to be a torch.nn.Module")
+        solve = torchdiffeq.odeint_adjoint
+    else:
+        solve = torchdiffeq.odeint
+    return solve(field, x0, t, method=method, rtol=rtol, atol=atol, options=options)
+
+
+def _per_system_rms(x0: State) -> Callable[[State], Tensor]:
+    """Error norm: the largest RMS over independent systems (leading dims) and state parts."""
+    reference = x0[0] if isinstance(x0, tuple) else x0
+    batch_dims = reference.ndim - 2
+
+    def rms(tensor: Tensor) -> Tensor:
+        return tensor.pow(2).flatten(batch_dims).mean(-1).sqrt().max()
+
+    def norm(state: State) -> Tensor:
+        parts = state if isinstance(state, tuple) else (state,)
+        return torch.stack([rms(part) for part in parts]).max()
+
+    return norm

@@ -1,0 +1,65 @@
+"""The table of integration methods: each one's order, source and what it preserves.
+
+Methods from torchdiffeq are passed through to it; ours exist only where torchdiffeq has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from dynamics.field import VectorField
+from solvers.sphere_steppers import exponential_euler_step, projected_euler_step
+
+Stepper = Callable[[VectorField, Tensor, Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One integration method.
+
+    Attributes:
+        order: global order of accuracy p (error O(h^p)); None where it depends on options.
+        adaptive: chooses its own steps from rtol/atol (else fixed steps from ``step_size``).
+        source: "torchdiffeq" or "attnflow" (our own stepper).
+        preserves: the invariant kept exactly by construction ("" for none).
+        stepper: the one-step map for our own methods; None for torchdiffeq's.
+    """
+
+    order: int | None
+    adaptive: bool
+    source: str
+    preserves: str = ""
+    stepper: Stepper | None = None
+
+
+def _torchdiffeq(order: int | None, adaptive: bool) -> Method:
+    return Method(order=order, adaptive=adaptive, source="torchdiffeq")
+
+
+METHODS: dict[str, Method] = {
+    "dopri8": _torchdiffeq(8, adaptive=True),
+    "dopri5": _torchdiffeq(5, adaptive=True),
+    "bosh3": _torchdiffeq(3, adaptive=True),
+    "fehlberg2": _torchdiffeq(2, adaptive=True),
+    "adaptive_heun": _torchdiffeq(2, adaptive=True),
+    "euler": _torchdiffeq(1, adaptive=False),
+    "midpoint": _torchdiffeq(2, adaptive=False),
+    "heun2": _torchdiffeq(2, adaptive=False),
+    "heun3": _torchdiffeq(3, adaptive=False),
+    "rk4": _torchdiffeq(4, adaptive=False),
+    "explicit_adams": _torchdiffeq(4, adaptive=False),
+    "implicit_adams": _torchdiffeq(4, adaptive=False),
+    "fixed_adams": _torchdiffeq(4, adaptive=False),
+    "scipy_solver": _torchdiffeq(None, adaptive=True),
+    "projected_euler": Method(
+        order=1, adaptive=False, source="attnflow", preserves="sphere",
+        stepper=projected_euler_step,
+    ),
+    "exponential_euler": Method(
+        order=1, adaptive=False, source="attnflow", preserves="sphere",
+        stepper=exponential_euler_step,
+    ),
+}

@@ -1,0 +1,25 @@
+"""One-step maps that keep every token on the unit sphere S^{d-1}.
+
+Each takes (field, t, x, h) and returns x after one step of size h; x has unit rows.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from dynamics.field import VectorField
+from dynamics.sphere import exp_map, normalize, project_tangent
+
+
+def projected_euler_step(field: VectorField, t: Tensor, x: Tensor, h: Tensor) -> Tensor:
+    """x <- (x + h f(t, x)) / |x + h f(t, x)|: one post-LayerNorm residual layer. Order 1."""
+    return normalize(x + h * field(t, x))
+
+
+def exponential_euler_step(field: VectorField, t: Tensor, x: Tensor, h: Tensor) -> Tensor:
+    """Geodesic Euler: x <- exp_x(h P_x f(t, x)) = cos(h|v|) x + sin(h|v|) v/|v|. Order 1.
+
+    The result is renormalized, which changes it only by rounding error, so |x| = 1 does not drift
+    over many steps in float32.
+    """
+    return normalize(exp_map(x, h * project_tangent(x, field(t, x))))
