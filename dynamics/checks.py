@@ -52,7 +52,9 @@ def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
 def check_cloud(name: str, x: object, *, d: int | None = None) -> torch.Tensor:
     """Check that ``x`` is a floating tensor of shape ``(..., n, d)`` with ``n >= 1``."""
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (..., n, d), got {type(x).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (..., n, d), got {type(x).__name__}"
+        )
     if not x.is_floating_point():
         raise TypeError(f"{name} must have a floating dtype (float32 or float64), got {x.dtype}")
     if x.ndim < 2 or x.shape[-2] < 1:

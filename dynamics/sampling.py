@@ -21,7 +21,5 @@ def uniform_sphere(
     """n i.i.d. points uniform on S^{d-1} (normalized standard Gaussians), shape (*batch, n, d)."""
     n = check_int("n", n, minimum=1)
     d = check_int("d", d, minimum=2)
-    gaussian = torch.randn(
-        (*batch_shape, n, d), generator=generator, dtype=dtype, device=device
-    )
+    gaussian = torch.randn((*batch_shape, n, d), generator=generator, dtype=dtype, device=device)
     return normalize(gaussian)

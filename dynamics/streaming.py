@@ -2,11 +2,13 @@
 
 For queries q_i, keys k_j and values v_j it returns, for every query,
 
-    out_i = sum_j e^{s_ij} v_j / sum_j e^{s_ij},   lse_i = log sum_j e^{s_ij},   s_ij = scale <q_i, k_j>,
+    out_i = sum_j e^{s_ij} v_j / sum_j e^{s_ij},   lse_i = log sum_j e^{s_ij},
+    s_ij = scale <q_i, k_j>,
 
 keeping a running maximum m_i so that only e^{s_ij - m_i} <= 1 is ever exponentiated (the online
 softmax of Milakov and Gimelshein, "Online normalizer calculation for softmax"). Memory is
-O(n d + block), with queries and keys tiled so that one tile holds at most ``block_elements`` logits.
+O(n d + block): queries and keys are tiled so that one tile holds at most ``block_elements``
+logits.
 """
 
 from __future__ import annotations

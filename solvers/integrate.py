@@ -78,10 +78,8 @@ def _check_state(x0: object) -> None:
     parts = x0 if isinstance(x0, tuple) else (x0,)
     for part in parts:
         if not isinstance(part, torch.Tensor) or not part.is_floating_point():
-            raise TypeError(
-                "x0 must be a floating torch.Tensor or a tuple of them, got "
-                f"{type(part).__name__}{'' if not isinstance(part, Tensor) else ' ' + str(part.dtype)}"
-            )
+            found = part.dtype if isinstance(part, Tensor) else type(part).__name__
+            raise TypeError(f"x0 must be a floating torch.Tensor or a tuple of them, got {found}")
         if not bool(torch.isfinite(part).all()):
             raise ValueError("x0 contains NaN or infinite values")
 
