@@ -1,0 +1,100 @@
+"""Atomic output: a failed or interrupted run leaves no output, no staging dir, no new parents."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from scenarios import clustering
+from scenarios.cli import main
+from scenarios.output import staged_output, write_json
+from scenarios.runner import run_scenario
+from scenarios.style import figure_style, new_figure, save_figure
+from tests.scenarios.helpers import TINY_SET
+
+
+def _fail_after_a_figure(error: BaseException):
+    """A scenario ``run`` that writes one figure into its staging dir, then raises ``error``."""
+
+    def run(config, out_dir: Path) -> dict:
+        with figure_style():
+            fig = new_figure(2.0, 2.0)
+            fig.add_subplot().plot([0, 1], [0, 1])
+        written = save_figure(fig, out_dir / "half")
+        assert all(path.exists() for path in written)
+        raise error
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "message"),
+    [
+        (RuntimeError("solver blew up"), 1, "solver blew up"),
+        (ValueError("beta=9: overflow"), 1, "beta=9: overflow"),
+        (KeyboardInterrupt(), 130, "interrupted"),
+    ],
+)
+def test_failed_run_leaves_nothing_behind(error, code, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(clustering, "run", _fail_after_a_figure(error))
+    out_dir = tmp_path / "new" / "deeper" / "out"
+    assert main(["run", "clustering", "--set", *TINY_SET, "--out", str(out_dir)]) == code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("attnflow: error: ") and message in err
+    assert "nothing was written" in err
+    assert list(tmp_path.iterdir()) == []  # not even the parents created for the output
+
+
+def test_unexpected_error_propagates_and_leaves_nothing(tmp_path, monkeypatch, tiny_config):
+    monkeypatch.setattr(clustering, "run", _fail_after_a_figure(ZeroDivisionError("bug")))
+    with pytest.raises(ZeroDivisionError):
+        run_scenario("clustering", tiny_config, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_run_keeps_an_existing_output_dir_untouched(tmp_path, monkeypatch, capsys):
+    out_dir = tmp_path / "out"
+    assert main(["run", "clustering", "--set", *TINY_SET, "--out", str(out_dir)]) == 0
+    (out_dir / "notes.txt").write_text("mine")
+    before = {path.name: path.read_bytes() for path in out_dir.iterdir()}
+    monkeypatch.setattr(clustering, "run", _fail_after_a_figure(RuntimeError("boom")))
+    assert main(["run", "clustering", "--set", *TINY_SET, "seed=5", "--out", str(out_dir)]) == 1
+    assert {path.name: path.read_bytes() for path in out_dir.iterdir()} == before
+    assert [path.name for path in tmp_path.iterdir()] == ["out"]
+    monkeypatch.undo()
+    assert main(["run", "clustering", "--set", *TINY_SET, "seed=5", "--out", str(out_dir)]) == 0
+    capsys.readouterr()
+    assert json.loads((out_dir / "config.json").read_text())["seed"] == 5  # replaced
+    assert (out_dir / "notes.txt").read_text() == "mine"  # other files are left alone
+
+
+def test_staged_output_moves_files_only_on_success(tmp_path):
+    out_dir = tmp_path / "a" / "out"
+    with staged_output(out_dir) as staging:
+        assert staging.parent == out_dir.parent and staging.is_dir()
+        (staging / "one.txt").write_text("1")
+        (staging / "sub").mkdir()
+        (staging / "sub" / "two.txt").write_text("2")
+        assert not out_dir.exists()
+    assert (out_dir / "one.txt").read_text() == "1"
+    assert (out_dir / "sub" / "two.txt").read_text() == "2"
+    assert sorted(path.name for path in out_dir.parent.iterdir()) == ["out"]
+
+
+def test_staged_output_refuses_a_file_as_output_dir(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("")
+    with pytest.raises(NotADirectoryError), staged_output(target):
+        pass
+
+
+def test_write_json_is_strict_json_with_null_for_non_finite(tmp_path):
+    path = write_json(
+        tmp_path / "m.json", {"a": (1, 2.5), "nan": math.nan, "inf": -math.inf, "p": tmp_path}
+    )
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"a": [1, 2.5], "nan": None, "inf": None, "p": str(tmp_path)}
