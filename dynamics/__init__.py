@@ -16,7 +16,12 @@ from dynamics.observables import (
 )
 from dynamics.sampling import uniform_sphere
 from dynamics.sphere import exp_map, normalize, project_tangent
-from dynamics.streaming import streaming_attention
+from dynamics.streaming import (
+    attention_with_lse,
+    fused_kernel_serves,
+    softmax_attention,
+    streaming_attention,
+)
 
 __all__ = [
     "MANIFOLDS",
@@ -24,15 +29,18 @@ __all__ = [
     "SelfAttention",
     "State",
     "VectorField",
+    "attention_with_lse",
     "cluster_count",
     "cluster_labels",
     "exp_map",
+    "fused_kernel_serves",
     "interaction_energy",
     "log_interaction_energy",
     "min_pairwise_cosine",
     "normalize",
     "pairwise_cosines",
     "project_tangent",
+    "softmax_attention",
     "streaming_attention",
     "uniform_sphere",
 ]

@@ -10,8 +10,15 @@ where ``normalization="softmax"`` (SA) takes Z^h_i = sum_j e^{beta <Q_h x_i, K_h
 projection P_x v = v - <x, v> x (post-LayerNorm tokens on S^{d-1}); ``manifold="euclidean"`` leaves
 the velocity as it is. With ``causal=True`` token i attends to tokens j <= i only.
 
-Memory stays O(n d): the softmax path is one fused ``scaled_dot_product_attention`` call, the
-uniform path streams over key blocks with a running log-sum-exp (``dynamics.streaming``).
+On the sphere the field is evaluated at the directions x_i / |x_i| (what a LayerNorm hands to the
+next layer) and projected there. On S^{d-1} this is the field above; off it, it is tangent to the
+sphere through each x_i and its logits stay within beta |Q| |K|, so a solver's trial stage that
+leaves the sphere can neither overflow e^{beta <Qx, Kx>} nor change the dynamics' time scale.
+
+Memory stays O(n d) (``dynamics.streaming``): the softmax path is one fused
+``scaled_dot_product_attention`` call; the uniform path gets the row log-sum-exp from one fused
+call with an extra key when no gradient is tracked, and otherwise streams over key blocks with a
+running log-sum-exp. Where no fused kernel takes the dtype (float64 on CUDA) both stream.
 """
 
 from __future__ import annotations
@@ -19,13 +26,12 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dynamics.checks import check_choice, check_cloud, check_int, check_real
 from dynamics.exp_checked import exp_or_raise
-from dynamics.sphere import project_tangent
-from dynamics.streaming import streaming_attention
+from dynamics.sphere import normalize, project_tangent
+from dynamics.streaming import attention_with_lse, softmax_attention
 
 NORMALIZATIONS = ("softmax", "uniform")
 MANIFOLDS = ("sphere", "euclidean")
@@ -111,7 +117,7 @@ class SelfAttention(nn.Module):
         )
 
     @staticmethod
-    def _apply(matrix: Tensor | None, x4: Tensor) -> Tensor:
+    def _project_heads(matrix: Tensor | None, x4: Tensor) -> Tensor:
         """x4 (B, 1, n, d) -> (B, H, n, k) = x W_h^T per head, or x4 itself for the identity."""
         if matrix is None:
             return x4
@@ -120,19 +126,22 @@ class SelfAttention(nn.Module):
     def forward(self, t: Tensor, x: Tensor) -> Tensor:
         """dx/dt at the cloud ``x`` of shape (..., n, d); ``t`` is unused (autonomous field)."""
         check_cloud("x", x, d=self.d)
+        on_sphere = self.manifold == "sphere"
+        if on_sphere:
+            x = normalize(x)
         n = x.shape[-2]
         x4 = x.reshape(-1, 1, n, self.d)
-        q, k, v = (self._apply(m, x4) for m in (self.query, self.key, self.value))
+        q, k, v = (self._project_heads(m, x4) for m in (self.query, self.key, self.value))
         heads = max(q.shape[1], k.shape[1], v.shape[1])
         q, k, v = (z.expand(-1, heads, -1, -1) for z in (q, k, v))
         if self.normalization == "softmax":
-            out = F.scaled_dot_product_attention(q, k, v, scale=self.beta, is_causal=self.causal)
+            out = softmax_attention(q, k, v, scale=self.beta, causal=self.causal)
         else:
-            out, lse = streaming_attention(q, k, v, scale=self.beta, causal=self.causal)
+            out, lse = attention_with_lse(q, k, v, scale=self.beta, causal=self.causal)
             weight = exp_or_raise(
                 lse - math.log(n), what="the uniform attention normalizer", beta=self.beta
             )
             out = out * weight[..., None]
         out = out.sum(1) if self.value is not None else out.mean(1)
         out = out.reshape(x.shape)
-        return project_tangent(x, out) if self.manifold == "sphere" else out
+        return project_tangent(x, out) if on_sphere else out

@@ -9,16 +9,27 @@ keeping a running maximum m_i so that only e^{s_ij - m_i} <= 1 is ever exponenti
 softmax of Milakov and Gimelshein, "Online normalizer calculation for softmax"). Memory is
 O(n d + block): queries and keys are tiled so that one tile holds at most ``block_elements``
 logits.
+
+Each tile costs one matrix product for the logits, an in-place shift and ``exp_``, and one
+accumulating product ``acc += e^{s - m} [v, 1]``: the values carry an extra column of ones, so the
+same product also accumulates the row sums. The running maximum is a constant shift that cancels
+exactly, so it is taken without gradient; derivatives of ``out`` and ``lse`` are unaffected.
+
+``attention_with_lse`` returns the same pair from one fused ``scaled_dot_product_attention`` call
+when no derivative is needed (the inference fast path), and falls back to ``streaming_attention``
+otherwise.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-BLOCK_ELEMENTS = 1 << 22
+# At most 2^19 logits per tile (2 MiB in float32), so that a tile stays in cache between its
+# product, shift, exponential and accumulation: the fastest of 2^17..2^22 for n = 4096,
+# d in {3, 64} on a 2-core CPU (BENCHMARKS.md). Smaller tiles pay more Python overhead.
+BLOCK_ELEMENTS = 1 << 19
 _MIN_KEY_BLOCK = 256
 
 
@@ -30,6 +41,23 @@ def _tiles(batch_size: int, n_queries: int, n_keys: int, block_elements: int) ->
         return n_queries, key_block
     key_block = min(n_keys, _MIN_KEY_BLOCK)
     return max(1, per_system // key_block), key_block
+
+
+def _batch_shape(*tensors: Tensor) -> tuple[int, ...]:
+    """The broadcast of the tensors' batch shapes (all dimensions but the last two).
+
+    Written out because ``torch.broadcast_shapes`` imports sympy on first use (about 0.4 s and
+    36 MiB of resident memory, torch 2.13).
+    """
+    shapes = [tuple(t.shape[:-2]) for t in tensors]
+    ndim = max(len(shape) for shape in shapes)
+    result = []
+    for axis in range(-ndim, 0):
+        sizes = {shape[axis] for shape in shapes if len(shape) >= -axis} - {1}
+        if len(sizes) > 1:
+            raise RuntimeError(f"batch shapes {shapes} do not broadcast")
+        result.append(sizes.pop() if sizes else 1)
+    return tuple(result)
 
 
 def streaming_attention(
@@ -47,50 +75,174 @@ def streaming_attention(
     log-sum-exp is computed). Returns ``(out, lse)`` with ``out`` (..., n_q, e_v) or None and
     ``lse`` (..., n_q). With ``causal`` query i sees keys j <= i only.
     """
-    batch_size = math.prod(q.shape[:-2])
     n_q, n_k = q.shape[-2], k.shape[-2]
-    q_chunk, key_block = _tiles(batch_size, n_q, n_k, block_elements)
-    outs, lses = [], []
-    for q_start in range(0, n_q, q_chunk):
-        q_end = min(q_start + q_chunk, n_q)
-        out, lse = _stream_query_chunk(
-            q[..., q_start:q_end, :], k, v, scale, causal, q_start, key_block
-        )
-        outs.append(out)
-        lses.append(lse)
-    lse = torch.cat(lses, dim=-1)
-    out = None if v is None else torch.cat(outs, dim=-2)
-    return out, lse
+    batch_shape = _batch_shape(q, k, *([] if v is None else [v]))
+    # Flatten the batch so that every product is one bmm / baddbmm; the scale goes into q once.
+    q3 = (q * scale).expand(*batch_shape, n_q, q.shape[-1]).reshape(-1, n_q, q.shape[-1])
+    k3 = k.expand(*batch_shape, n_k, k.shape[-1]).reshape(-1, n_k, k.shape[-1])
+    ones = k3.new_ones((k3.shape[0], n_k, 1))
+    if v is None:
+        v3 = ones
+    else:
+        v3 = v.expand(*batch_shape, n_k, v.shape[-1]).reshape(-1, n_k, v.shape[-1])
+        v3 = torch.cat((v3, ones.to(v3.dtype)), dim=-1)
+    q_chunk, key_block = _tiles(q3.shape[0], n_q, n_k, block_elements)
+    if q_chunk >= n_q:
+        out, lse = _stream_query_chunk(q3, k3, v3, causal, 0, key_block)
+    else:  # outputs preallocated: chunk results kept in a list would fragment the heap
+        out = q3.new_empty((q3.shape[0], n_q, v3.shape[-1] - 1))
+        lse = q3.new_empty((q3.shape[0], n_q))
+        for q_start in range(0, n_q, q_chunk):
+            q_end = min(q_start + q_chunk, n_q)
+            out[:, q_start:q_end], lse[:, q_start:q_end] = _stream_query_chunk(
+                q3[:, q_start:q_end], k3, v3, causal, q_start, key_block
+            )
+    lse = lse.reshape(*batch_shape, n_q)
+    if v is None:
+        return None, lse
+    return out.reshape(*batch_shape, n_q, v.shape[-1]), lse
 
 
 def _stream_query_chunk(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor | None,
-    scale: float,
-    causal: bool,
-    q_start: int,
-    key_block: int,
-) -> tuple[Tensor | None, Tensor]:
+    q: Tensor, k: Tensor, v: Tensor, causal: bool, q_start: int, key_block: int
+) -> tuple[Tensor, Tensor]:
+    """One query chunk: q (B, n_q, e) already scaled, k (B, n_k, e), v (B, n_k, e_v + 1)."""
     n_q = q.shape[-2]
     key_end = min(k.shape[-2], q_start + n_q) if causal else k.shape[-2]
-    running_max = torch.full(q.shape[:-1], -torch.inf, dtype=q.dtype, device=q.device)
-    running_sum = torch.zeros_like(running_max)
-    acc = None if v is None else q.new_zeros((*q.shape[:-1], v.shape[-1]))
     query_index = torch.arange(q_start, q_start + n_q, device=q.device)[:, None]
+    running_max: Tensor | None = None
+    acc = q.new_empty(0)
     for k_start in range(0, key_end, key_block):
         k_end = min(k_start + key_block, key_end)
-        logits = scale * (q @ k[..., k_start:k_end, :].transpose(-1, -2))
+        weights = torch.bmm(q, k[:, k_start:k_end].transpose(-1, -2))
         if causal and k_end - 1 > q_start:
             key_index = torch.arange(k_start, k_end, device=q.device)[None, :]
-            logits = logits.masked_fill(key_index > query_index, -torch.inf)
-        new_max = torch.maximum(running_max, logits.amax(-1))
-        weights = torch.exp(logits - new_max[..., None])
-        decay = torch.exp(running_max - new_max)
-        running_sum = running_sum * decay + weights.sum(-1)
-        if acc is not None:
-            acc = acc * decay[..., None] + weights @ v[..., k_start:k_end, :]
+            weights.masked_fill_(key_index > query_index, -torch.inf)
+        block_max = weights.detach().amax(-1)
+        new_max = block_max if running_max is None else torch.maximum(running_max, block_max)
+        weights.sub_(new_max[..., None]).exp_()
+        if running_max is None:
+            acc = torch.bmm(weights, v[:, k_start:k_end])
+        else:
+            decay = torch.exp(running_max - new_max)
+            acc = acc.mul_(decay[..., None]).baddbmm_(weights, v[:, k_start:k_end])
         running_max = new_max
+    assert running_max is not None  # key_end >= 1: n_k >= 1, and q_start + n_q >= 1
+    running_sum = acc[..., -1]
     lse = running_max + torch.log(running_sum)
-    out = None if acc is None else acc / running_sum[..., None]
+    out = acc[..., :-1] / running_sum[..., None]
     return out, lse
+
+
+def attention_with_lse(
+    q: Tensor, k: Tensor, v: Tensor, *, scale: float, causal: bool = False
+) -> tuple[Tensor, Tensor]:
+    """``streaming_attention(q, k, v, ...)``, by one fused attention call where that is exact.
+
+    The fused path runs when no derivative is being tracked (grad mode off or no input requiring
+    grad, no forward-mode dual), for float32/float64, and when its normalizers stay well inside the
+    dtype's range; in every other case this is ``streaming_attention``. Both agree to rounding.
+
+    Trick: ``scaled_dot_product_attention`` returns only normalized outputs, so one extra key is
+    appended whose logit for query i is a chosen a_i, and the values get two extra columns:
+    [v_j, 1, 0] for the real keys and [0, 0, 1] for the extra one. With Z_i = sum_j e^{s_ij} and
+    D_i = Z_i + e^{a_i} the call returns sum_j e^{s_ij} v_j / D_i, u_i = Z_i / D_i and
+    w_i = e^{a_i} / D_i, hence out_i = (sum_j e^{s_ij} v_j / D_i) / u_i and
+    lse_i = a_i + log u_i - log w_i, with no cancellation. a_i = |scale| |q_i| max_j |k_j| bounds
+    every logit of row i (Cauchy-Schwarz), so w_i >= 1 / (n_k + 1); if some u_i falls below
+    sqrt(tiny) (a_i far above lse_i) the streaming path is used instead. For ``causal`` a dummy
+    query is prepended as well, so that the causal mask of the (n + 1) x (n + 1) call lets query i
+    see the extra key and keys 0..i. Memory stays O(n d) with torch's CPU kernel, which tiles
+    (measured in BENCHMARKS.md); on CUDA it depends on the kernel torch selects (not measured).
+    """
+    if not _fused_applicable(q, k, v):
+        return streaming_attention(q, k, v, scale=scale, causal=causal)
+    try:
+        fused = _fused_attention_lse(q, k, v, scale, causal)
+    except NotImplementedError:  # e.g. forward-mode AD through the fused kernel
+        fused = None
+    if fused is None:
+        return streaming_attention(q, k, v, scale=scale, causal=causal)
+    return fused
+
+
+def _fused_applicable(q: Tensor, k: Tensor, v: Tensor) -> bool:
+    tensors = (q, k, v)
+    if not fused_kernel_serves(q) or any(t.dtype != q.dtype for t in tensors):
+        return False
+    if any(t.device != q.device for t in tensors):
+        return False
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+
+
+def _fused_attention_lse(
+    q: Tensor, k: Tensor, v: Tensor, scale: float, causal: bool
+) -> tuple[Tensor, Tensor] | None:
+    """The augmented fused call of ``attention_with_lse``; None where it would lose accuracy."""
+    n_q, n_k, e, e_v = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
+    batch_shape = _batch_shape(q, k, v)
+    width = _fused_width(e + 1, e_v + 2, q.device)
+    dummy = 1 if causal else 0
+    key_norm = torch.linalg.vector_norm(k, dim=-1).amax(-1, keepdim=True)
+    bound = abs(scale) * torch.linalg.vector_norm(q, dim=-1) * key_norm
+    q_aug = q.new_zeros((*batch_shape, n_q + dummy, width))
+    q_aug[..., dummy:, :e] = q * scale
+    q_aug[..., dummy:, e] = bound
+    k_aug = q.new_zeros((*batch_shape, n_k + 1, width))
+    k_aug[..., 1:, :e] = k
+    k_aug[..., 0, e] = 1.0
+    v_aug = q.new_zeros((*batch_shape, n_k + 1, width))
+    v_aug[..., 1:, :e_v] = v
+    v_aug[..., 1:, e_v] = 1.0
+    v_aug[..., 0, e_v + 1] = 1.0
+    flat = (-1, 1, n_q + dummy, width)  # the fused kernels take (batch, heads, n, width)
+    result = F.scaled_dot_product_attention(
+        q_aug.reshape(flat),
+        k_aug.reshape(-1, 1, n_k + 1, width),
+        v_aug.reshape(-1, 1, n_k + 1, width),
+        scale=1.0,
+        is_causal=causal,
+    ).reshape(*batch_shape, n_q + dummy, width)[..., dummy:, :]
+    keys_part, extra_part = result[..., e_v], result[..., e_v + 1]
+    floor = torch.finfo(q.dtype).tiny ** 0.5
+    if not bool(((keys_part >= floor) & (extra_part >= floor)).all()):
+        return None
+    lse = bound.expand(*batch_shape, n_q) + torch.log(keys_part) - torch.log(extra_part)
+    return result[..., :e_v] / keys_part[..., None], lse
+
+
+def fused_kernel_serves(x: Tensor) -> bool:
+    """Whether a fused ``scaled_dot_product_attention`` kernel (O(n d) memory) takes ``x``.
+
+    torch's CPU flash kernel takes float32 and float64; on CUDA the fused kernels take float32 but
+    not float64, for which only the math kernel exists, and it forms the n x n matrix.
+    """
+    if x.dtype not in (torch.float32, torch.float64):
+        return False
+    return x.device.type == "cpu" or (x.device.type == "cuda" and x.dtype == torch.float32)
+
+
+def _fused_width(e: int, e_v: int, device: torch.device) -> int:
+    """One head width for q, k and v (the fused kernels need equal widths; GPU ones a multiple
+    of 8). Zero padding changes no logit <q_i, k_j> and no kept output column."""
+    width = max(e, e_v)
+    return width if device.type == "cpu" else -(-width // 8) * 8
+
+
+def softmax_attention(
+    q: Tensor, k: Tensor, v: Tensor, *, scale: float, causal: bool = False
+) -> Tensor:
+    """out_i = sum_j e^{s_ij} v_j / sum_j e^{s_ij}, s_ij = scale <q_i, k_j>, in O(n d) memory.
+
+    One fused ``scaled_dot_product_attention`` call on inputs zero-padded to a common width where
+    a fused kernel serves (``fused_kernel_serves``), else ``streaming_attention``.
+    """
+    if not fused_kernel_serves(q):
+        return streaming_attention(q, k, v, scale=scale, causal=causal)[0]
+    e, e_v = q.shape[-1], v.shape[-1]
+    width = _fused_width(e, e_v, q.device)
+    if width != e or width != e_v:
+        q, k = (F.pad(z, (0, width - e)) for z in (q, k))
+        v = F.pad(v, (0, width - e_v))
+    out = F.scaled_dot_product_attention(q, k, v, scale=scale, is_causal=causal)
+    return out[..., :e_v]

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 import dynamics
 import solvers
@@ -312,23 +312,6 @@ def initial_cloud(config: ClusteringConfig) -> Tensor:
     return cloud.to(config.device)
 
 
-class OnSphere(nn.Module):
-    """The field evaluated at the retraction x / |x|: f(t, x / |x|).
-
-    On the sphere it is ``field`` itself. Off it, it is tangent to the sphere through x (so the
-    exact flow keeps every |x_i|) and its logits stay within beta, so a rejected trial stage of an
-    explicit solver that lands far from the sphere cannot overflow e^{beta |x|^2}.
-    """
-
-    def __init__(self, field: nn.Module) -> None:
-        super().__init__()
-        self.field = field
-
-    def forward(self, t: Tensor, x: Tensor) -> Tensor:
-        """dx/dt = field(t, x / |x|)."""
-        return self.field(t, dynamics.normalize(x))
-
-
 def simulate(config: ClusteringConfig) -> list[RunResult]:
     """Run every (normalization, beta) pair from one initial cloud; return their observables.
 
@@ -375,7 +358,7 @@ def _simulate_one(
     snapshots: tuple[int, ...],
 ) -> RunResult:
     """Integrate one (normalization, beta) run from ``x0`` and measure it."""
-    field_ = OnSphere(dynamics.SelfAttention(config.d, beta=beta, normalization=normalization))
+    field_ = dynamics.SelfAttention(config.d, beta=beta, normalization=normalization)
     with torch.no_grad():
         xs = solvers.integrate(
             field_,

@@ -194,3 +194,35 @@ def test_bad_clouds_are_refused():
         field(0.0, torch.ones(5, 3, dtype=torch.long))
     with pytest.raises(ValueError, match=r"shape \(\.\.\., n, d\)"):
         field(0.0, torch.ones(3))
+
+
+@pytest.mark.parametrize("normalization", ["softmax", "uniform"])
+def test_query_key_width_may_differ_from_d(normalization, generator):
+    d, rows = 3, 5
+    x = uniform_sphere(40, d, generator=generator, dtype=F64)
+    query, key = (torch.randn(rows, d, generator=generator, dtype=F64) for _ in range(2))
+    field = SelfAttention(d, beta=0.9, query=query, key=key, normalization=normalization)
+    expected = project_tangent(x, dense_attention(x, 0.9, normalization, query=query, key=key))
+    torch.testing.assert_close(field(0.0, x), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("normalization", ["softmax", "uniform"])
+def test_sphere_field_depends_on_directions_only(normalization, generator):
+    """f(c x) = f(x) for c > 0, and f(x) is orthogonal to x: the flow keeps every |x_i|."""
+    x = uniform_sphere(20, 3, generator=generator, dtype=F64)
+    radii = 0.5 + 50.0 * torch.rand(20, 1, generator=generator, dtype=F64)  # e^{beta 50^2} = inf
+    field = SelfAttention(3, beta=9.0, normalization=normalization)
+    velocity = field(0.0, radii * x)
+    torch.testing.assert_close(velocity, field(0.0, x), rtol=1e-13, atol=1e-13)
+    assert (velocity * x).sum(-1).abs().max() < 1e-14 * velocity.abs().max()
+    xs = integrate(field, radii * x, [0.0, 3.0], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(
+        torch.linalg.vector_norm(xs[-1], dim=-1), radii[:, 0], atol=1e-8, rtol=0
+    )
+
+
+def test_fields_move_between_dtypes_like_any_module(generator):
+    field = SelfAttention(3, key=torch.eye(3), value=2 * torch.eye(3)).double()
+    assert field.key.dtype == field.value.dtype == torch.float64
+    x = uniform_sphere(6, 3, generator=generator, dtype=F64)
+    assert field.to(torch.float32)(0.0, x.float()).dtype == torch.float32

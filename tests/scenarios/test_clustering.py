@@ -158,16 +158,6 @@ def test_circle_and_higher_dimensions_run_and_draw(d, options):
     assert ("circle" in title) if d == 2 else ("first two coordinates" in title)
 
 
-def test_retracted_field_is_tangent_and_scale_free():
-    field = clustering.OnSphere(dynamics.SelfAttention(3, beta=9.0, normalization="uniform"))
-    x = dynamics.uniform_sphere(10, 3, generator=torch.Generator().manual_seed(0))
-    x = x.double()
-    t = torch.tensor(0.0, dtype=torch.float64)
-    velocity = field(t, x)
-    torch.testing.assert_close(field(t, 50.0 * x), velocity)  # no e^{beta |x|^2} off the sphere
-    torch.testing.assert_close((velocity * x).sum(-1), torch.zeros(10, dtype=torch.float64))
-
-
 def test_max_decrease_and_snapshot_indices():
     assert max_decrease(np.array([0.1, 0.2, 0.15, 0.3])) == pytest.approx(0.05)
     assert max_decrease(np.array([0.1, 0.2, 0.3])) == 0.0
