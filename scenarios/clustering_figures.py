@@ -215,35 +215,68 @@ def _time_edges(times: np.ndarray) -> np.ndarray:
 
 def plot_energy(config: ClusteringConfig, results: list[RunResult]) -> Figure:
     """Normalized energy E_β / E_max over time: one panel per normalization, one line per β."""
-    runs = _by_run(results)
-    colors = _beta_colors(config)
-    cols = len(config.normalizations)
-    fig = new_figure(FULL_WIDTH, 2.8, layout="constrained")
-    fig.get_layout_engine().set(wspace=0.06)
-    fig.suptitle(
+    fig, panels = _time_series_panels(
+        config,
+        results,
         rf"Interaction energy $E_\beta(t)\,/\,E_{{\max}}$,  $E_{{\max}} = e^\beta / (2\beta)$,  "
-        f"{_setting(config)}"
+        f"{_setting(config)}",
     )
-    axes = fig.subplots(1, cols, squeeze=False, sharey=True)[0]
-    for ax, normalization in zip(axes, config.normalizations, strict=True):
-        for beta in config.betas:
-            result = runs[(normalization, float(beta))]
-            if result.normalized_energy is None:
-                continue
-            ax.plot(
-                result.times, result.normalized_energy, color=colors[beta], label=f"β = {beta:g}"
-            )
-        ax.set_title(LABELS.get(normalization, normalization))
-        ax.set_xlabel("time t")
+    for ax, runs in panels:
+        for result, color, label in runs:
+            if result.normalized_energy is not None:
+                ax.plot(result.times, result.normalized_energy, color=color, label=label)
         ax.set_ylim(0, 1.03)
-        ax.set_xlim(0, config.T)
-    _shared_legend(fig, axes)
-    axes[0].set_ylabel(r"normalized energy $E_\beta / E_{\max}$")
+    _finish_panels(fig, [ax for ax, _ in panels], r"normalized energy $E_\beta / E_{\max}$")
     return fig
 
 
-def _shared_legend(fig: Figure, axes: np.ndarray) -> None:
-    """One legend for all panels, outside on the right (the lines are the same β in each)."""
+def plot_cluster_counts(config: ClusteringConfig, results: list[RunResult]) -> Figure:
+    """Number of clusters over time: one panel per normalization, one step line per β."""
+    fig, panels = _time_series_panels(
+        config,
+        results,
+        f"Number of clusters (linked when cos > 1 − {config.cluster_tol:g}), {_setting(config)}",
+    )
+    ticks = [2**k for k in range(int(math.log2(config.n)) + 1)]
+    for ax, runs in panels:
+        for result, color, label in runs:
+            ax.step(result.times, result.cluster_counts, where="post", color=color, label=label)
+        ax.set_yscale("log", base=2)
+        ax.set_ylim(0.8, config.n * 1.25)
+        ax.yaxis.set_major_locator(FixedLocator(ticks))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_formatter("{x:.0f}")
+    _finish_panels(fig, [ax for ax, _ in panels], "number of clusters")
+    return fig
+
+
+def _time_series_panels(
+    config: ClusteringConfig, results: list[RunResult], title: str
+) -> tuple[Figure, list[tuple[object, list[tuple[RunResult, str, str]]]]]:
+    """A figure with one time-axis panel per normalization, sharing y, and for each panel its runs
+    as (result, colour, legend label), one per β."""
+    by_run = _by_run(results)
+    colors = _beta_colors(config)
+    fig = new_figure(FULL_WIDTH, 2.8, layout="constrained")
+    fig.get_layout_engine().set(wspace=0.06)
+    fig.suptitle(title)
+    axes = fig.subplots(1, len(config.normalizations), squeeze=False, sharey=True)[0]
+    panels = []
+    for ax, normalization in zip(axes, config.normalizations, strict=True):
+        ax.set_title(LABELS.get(normalization, normalization))
+        ax.set_xlabel("time t")
+        ax.set_xlim(0, config.T)
+        runs = [
+            (by_run[(normalization, float(beta))], colors[beta], f"β = {beta:g}")
+            for beta in config.betas
+        ]
+        panels.append((ax, runs))
+    return fig, panels
+
+
+def _finish_panels(fig: Figure, axes: list, ylabel: str) -> None:
+    """One legend for all panels, outside on the right (the lines are the same β in each), and
+    the y label on the first panel."""
     handles, labels = [], []
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
@@ -251,38 +284,4 @@ def _shared_legend(fig: Figure, axes: np.ndarray) -> None:
                 handles.append(handle)
                 labels.append(label)
     fig.legend(handles, labels, loc="outside right upper")
-
-
-def plot_cluster_counts(config: ClusteringConfig, results: list[RunResult]) -> Figure:
-    """Number of clusters over time: one panel per normalization, one step line per β."""
-    runs = _by_run(results)
-    colors = _beta_colors(config)
-    cols = len(config.normalizations)
-    fig = new_figure(FULL_WIDTH, 2.8, layout="constrained")
-    fig.get_layout_engine().set(wspace=0.06)
-    fig.suptitle(
-        f"Number of clusters (linked when cos > 1 − {config.cluster_tol:g}), {_setting(config)}"
-    )
-    axes = fig.subplots(1, cols, squeeze=False, sharey=True)[0]
-    ticks = [2**k for k in range(int(math.log2(config.n)) + 1)]
-    for ax, normalization in zip(axes, config.normalizations, strict=True):
-        for beta in config.betas:
-            result = runs[(normalization, float(beta))]
-            ax.step(
-                result.times,
-                result.cluster_counts,
-                where="post",
-                color=colors[beta],
-                label=f"β = {beta:g}",
-            )
-        ax.set_title(LABELS.get(normalization, normalization))
-        ax.set_xlabel("time t")
-        ax.set_xlim(0, config.T)
-        ax.set_yscale("log", base=2)
-        ax.set_ylim(0.8, config.n * 1.25)
-        ax.yaxis.set_major_locator(FixedLocator(ticks))
-        ax.yaxis.set_minor_locator(NullLocator())
-        ax.yaxis.set_major_formatter("{x:.0f}")
-    _shared_legend(fig, axes)
-    axes[0].set_ylabel("number of clusters")
-    return fig
+    axes[0].set_ylabel(ylabel)
