@@ -4,6 +4,7 @@ A token cloud is a tensor of shape (..., n, d); every field is a ``torch.nn.Modu
 ``forward(t, x) -> dx/dt`` (see ``dynamics.field``).
 """
 
+from dynamics.accelerated import DAMPINGS, Accelerated
 from dynamics.attention import MANIFOLDS, NORMALIZATIONS, SelfAttention
 from dynamics.field import State, VectorField
 from dynamics.observables import (
@@ -24,8 +25,10 @@ from dynamics.streaming import (
 )
 
 __all__ = [
+    "DAMPINGS",
     "MANIFOLDS",
     "NORMALIZATIONS",
+    "Accelerated",
     "SelfAttention",
     "State",
     "VectorField",

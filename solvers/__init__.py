@@ -1,12 +1,14 @@
 """Integrators for token-cloud dynamics and the ``integrate`` entry point.
 
 torchdiffeq provides the generic methods and the adjoint; our own steppers cover what it lacks
-(sphere-preserving steps). ``METHODS`` lists every method with its order.
+(sphere-preserving steps, symplectic steps for momentum dynamics). ``METHODS`` lists every method
+with its order.
 """
 
 from solvers.grid import step_grid, steps_per_interval
 from solvers.integrate import integrate
 from solvers.methods import METHODS, Method
+from solvers.phase_space_steppers import leapfrog_step, symplectic_euler_step
 from solvers.sphere_steppers import exponential_euler_step, projected_euler_step
 
 __all__ = [
@@ -14,7 +16,9 @@ __all__ = [
     "Method",
     "exponential_euler_step",
     "integrate",
+    "leapfrog_step",
     "projected_euler_step",
     "step_grid",
     "steps_per_interval",
+    "symplectic_euler_step",
 ]

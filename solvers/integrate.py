@@ -64,7 +64,7 @@ def integrate(
                 f"adjoint=True needs a torchdiffeq method; {method!r} is our own stepper and "
                 "backpropagates through its steps"
             )
-        return _integrate_fixed(spec.stepper, field, x0, times, step_size, method)
+        return _integrate_fixed(spec, field, x0, times, step_size, method)
     return _integrate_torchdiffeq(field, x0, times, method, spec, step_size, rtol, atol, adjoint)
 
 
@@ -101,24 +101,18 @@ def _check_times(t: object, x0: State) -> Tensor:
 
 
 def _integrate_fixed(
-    stepper: Callable, field: VectorField, x0: State, t: Tensor, step_size: float | None, name: str
-) -> Tensor:
-    if isinstance(x0, tuple):
-        raise TypeError(f"method {name!r} integrates tensor states, got a tuple")
-    norms = torch.linalg.vector_norm(x0, dim=-1)
-    if not torch.allclose(norms, torch.ones_like(norms), atol=1e-5):
-        raise ValueError(
-            f"method {name!r} keeps tokens on the unit sphere; x0 rows must have norm 1 "
-            f"(found norms from {float(norms.min()):.3g} to {float(norms.max()):.3g})"
-        )
+    spec: Method, field: VectorField, x0: State, t: Tensor, step_size: float | None, name: str
+) -> State:
+    spec.check(name, field, x0)
     grid = step_grid(t, step_size)
-    counts = steps_per_interval(t, step_size)
     states, x, step = [x0], x0, 0
-    for count in counts:
+    for count in steps_per_interval(t, step_size):
         for _ in range(count):
-            x = stepper(field, grid[step], x, grid[step + 1] - grid[step])
+            x = spec.stepper(field, grid[step], x, grid[step + 1] - grid[step])
             step += 1
         states.append(x)
+    if isinstance(x0, tuple):
+        return tuple(torch.stack(parts) for parts in zip(*states, strict=True))
     return torch.stack(states)
 
 

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from dynamics.field import VectorField
-from solvers.sphere_steppers import exponential_euler_step, projected_euler_step
+from dynamics.field import State, VectorField
+from solvers.phase_space_steppers import check_phase_space, leapfrog_step, symplectic_euler_step
+from solvers.sphere_steppers import check_on_sphere, exponential_euler_step, projected_euler_step
 
-Stepper = Callable[[VectorField, Tensor, Tensor, Tensor], Tensor]
+Stepper = Callable[[VectorField, Tensor, State, Tensor], State]
+Precondition = Callable[[str, VectorField, State], None]
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,9 @@ class Method:
         source: "torchdiffeq" or "attnflow" (our own stepper).
         preserves: the invariant kept exactly by construction ("" for none).
         stepper: the one-step map for our own methods; None for torchdiffeq's.
+        check: for our own methods, raises TypeError/ValueError when the field or the initial
+            state is not one the stepper takes (called as check(name, field, x0)).
+        evaluations: field (or force) evaluations per step; None where adaptive or unknown.
     """
 
     order: int | None
@@ -33,6 +38,8 @@ class Method:
     source: str
     preserves: str = ""
     stepper: Stepper | None = None
+    check: Precondition | None = None
+    evaluations: int | None = None
 
 
 def _torchdiffeq(order: int | None, adaptive: bool) -> Method:
@@ -63,6 +70,8 @@ METHODS: dict[str, Method] = {
         source="attnflow",
         preserves="sphere",
         stepper=projected_euler_step,
+        check=check_on_sphere,
+        evaluations=1,
     ),
     "exponential_euler": Method(
         order=1,
@@ -70,5 +79,25 @@ METHODS: dict[str, Method] = {
         source="attnflow",
         preserves="sphere",
         stepper=exponential_euler_step,
+        check=check_on_sphere,
+        evaluations=1,
+    ),
+    "symplectic_euler": Method(
+        order=1,
+        adaptive=False,
+        source="attnflow",
+        preserves="symplectic form (conformally with friction)",
+        stepper=symplectic_euler_step,
+        check=check_phase_space,
+        evaluations=1,
+    ),
+    "leapfrog": Method(
+        order=2,
+        adaptive=False,
+        source="attnflow",
+        preserves="symplectic form (conformally with friction), time reversibility",
+        stepper=leapfrog_step,
+        check=check_phase_space,
+        evaluations=1,
     ),
 }

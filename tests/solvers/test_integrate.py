@@ -22,8 +22,11 @@ def cloud(generator) -> torch.Tensor:
 def test_every_torchdiffeq_method_is_in_the_table():
     assert set(TORCHDIFFEQ_SOLVERS) <= set(METHODS)
     ours = {name for name, spec in METHODS.items() if spec.source == "attnflow"}
-    assert ours == {"projected_euler", "exponential_euler"}
-    assert all(METHODS[name].preserves == "sphere" for name in ours)
+    assert ours == {"projected_euler", "exponential_euler", "symplectic_euler", "leapfrog"}
+    assert {name for name in ours if METHODS[name].preserves == "sphere"} == {
+        "projected_euler",
+        "exponential_euler",
+    }
 
 
 @pytest.mark.parametrize(
