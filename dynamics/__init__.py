@@ -7,6 +7,12 @@ A token cloud is a tensor of shape (..., n, d); every field is a ``torch.nn.Modu
 from dynamics.accelerated import DAMPINGS, Accelerated
 from dynamics.attention import MANIFOLDS, NORMALIZATIONS, SelfAttention
 from dynamics.field import State, VectorField
+from dynamics.linear_attention import (
+    AcceleratedLinearAttentionMoments,
+    LinearAttention,
+    LinearAttentionMoments,
+    second_moment,
+)
 from dynamics.observables import (
     cluster_count,
     cluster_labels,
@@ -29,6 +35,9 @@ __all__ = [
     "MANIFOLDS",
     "NORMALIZATIONS",
     "Accelerated",
+    "AcceleratedLinearAttentionMoments",
+    "LinearAttention",
+    "LinearAttentionMoments",
     "SelfAttention",
     "State",
     "VectorField",
@@ -43,6 +52,7 @@ __all__ = [
     "normalize",
     "pairwise_cosines",
     "project_tangent",
+    "second_moment",
     "softmax_attention",
     "streaming_attention",
     "uniform_sphere",
