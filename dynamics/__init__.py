@@ -22,6 +22,7 @@ from dynamics.observables import (
     pairwise_cosines,
 )
 from dynamics.sampling import uniform_sphere
+from dynamics.sinkhorn import sinkhorn_attention, sinkhorn_matrix, sinkhorn_potentials
 from dynamics.sphere import exp_map, normalize, project_tangent
 from dynamics.streaming import (
     attention_with_lse,
@@ -53,6 +54,9 @@ __all__ = [
     "pairwise_cosines",
     "project_tangent",
     "second_moment",
+    "sinkhorn_attention",
+    "sinkhorn_matrix",
+    "sinkhorn_potentials",
     "softmax_attention",
     "streaming_attention",
     "uniform_sphere",

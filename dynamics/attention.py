@@ -6,9 +6,20 @@ token i moves with velocity
     x_i' = P_{x_i}( sum_h sum_j w^h_ij V_h x_j ),   w^h_ij = e^{beta <Q_h x_i, K_h x_j>} / Z^h_i,
 
 where ``normalization="softmax"`` (SA) takes Z^h_i = sum_j e^{beta <Q_h x_i, K_h x_j>} and
-``normalization="uniform"`` (USA) takes Z^h_i = n. ``manifold="sphere"`` applies the tangent
-projection P_x v = v - <x, v> x (post-LayerNorm tokens on S^{d-1}); ``manifold="euclidean"`` leaves
-the velocity as it is. With ``causal=True`` token i attends to tokens j <= i only.
+``normalization="uniform"`` (USA) takes Z^h_i = n. ``normalization="sinkhorn"`` (Sander, Ablin,
+Blondel, Peyre, "Sinkformers: transformers with doubly stochastic attention") takes instead
+w^h = diag(e^{f^h}) [e^{beta <Q_h x_i, K_h x_j>}]_ij diag(e^{g^h}), the doubly stochastic scaling
+(every row and column sums to 1) found by log-domain Sinkhorn iterations (``dynamics.sinkhorn``),
+to a column tolerance ``sinkhorn_tol`` within ``sinkhorn_iters`` iterations. With one head and
+W = K^T Q = V symmetric it is a gradient flow: with c_ij = -beta <x_i, W x_j>, pi = P / n the
+entropic optimal plan of the empirical measure with itself and
+F(X) = (1/2) [sum_ij pi_ij c_ij + sum_ij pi_ij log(n^2 pi_ij)] (envelope theorem, pi symmetric),
+``manifold="euclidean"`` gives x_i' = -(n / beta) grad_{x_i} F, so dF/dt = -(beta / n) sum_i
+|x_i'|^2 <= 0; ``manifold="sphere"`` gives its tangent part and the same rate on S^{d-1}.
+
+``manifold="sphere"`` applies the tangent projection P_x v = v - <x, v> x (post-LayerNorm tokens
+on S^{d-1}); ``manifold="euclidean"`` leaves the velocity as it is. With ``causal=True`` token i
+attends to tokens j <= i only.
 
 On the sphere the field is evaluated at the directions x_i / |x_i| (what a LayerNorm hands to the
 next layer) and projected there. On S^{d-1} this is the field above; off it, it is tangent to the
@@ -18,7 +29,8 @@ leaves the sphere can neither overflow e^{beta <Qx, Kx>} nor change the dynamics
 Memory stays O(n d) (``dynamics.streaming``): the softmax path is one fused
 ``scaled_dot_product_attention`` call; the uniform path gets the row log-sum-exp from one fused
 call with an extra key when no gradient is tracked, and otherwise streams over key blocks with a
-running log-sum-exp. Where no fused kernel takes the dtype (float64 on CUDA) both stream.
+running log-sum-exp. Where no fused kernel takes the dtype (float64 on CUDA) both stream. The
+sinkhorn path costs two such log-sum-exp calls per Sinkhorn iteration and one softmax call.
 """
 
 from __future__ import annotations
@@ -30,10 +42,11 @@ from torch import Tensor, nn
 
 from dynamics.checks import check_choice, check_cloud, check_int, check_real
 from dynamics.exp_checked import exp_or_raise
+from dynamics.sinkhorn import DEFAULT_MAX_ITERS, check_sinkhorn_options, sinkhorn_attention
 from dynamics.sphere import normalize, project_tangent
 from dynamics.streaming import attention_with_lse, softmax_attention
 
-NORMALIZATIONS = ("softmax", "uniform")
+NORMALIZATIONS = ("softmax", "uniform", "sinkhorn")
 MANIFOLDS = ("sphere", "euclidean")
 
 
@@ -47,10 +60,16 @@ class SelfAttention(nn.Module):
             An ``nn.Parameter`` is trained, any other tensor is held fixed (a buffer).
         value: (d, d) or (heads, d, d). When omitted every head uses V_h = I / heads, so the
             default field does not depend on ``heads``.
-        normalization: "softmax" (SA) or "uniform" (USA), see the module docstring.
+        normalization: "softmax" (SA), "uniform" (USA) or "sinkhorn" (doubly stochastic), see
+            the module docstring.
         manifold: "sphere" (tangent projection) or "euclidean".
         heads: number of attention heads; the field sums the heads' outputs.
-        causal: token i attends to tokens j <= i only.
+        causal: token i attends to tokens j <= i only (not with "sinkhorn": a doubly stochastic
+            matrix with a causal mask is not defined here).
+        sinkhorn_tol: largest column-marginal error |sum_i P_ij - 1| accepted by "sinkhorn";
+            None for 1e-10 in float64 and 1e-5 in float32.
+        sinkhorn_iters: most Sinkhorn iterations; the field raises ValueError if they do not
+            reach ``sinkhorn_tol``.
     """
 
     def __init__(
@@ -65,6 +84,8 @@ class SelfAttention(nn.Module):
         manifold: str = "sphere",
         heads: int = 1,
         causal: bool = False,
+        sinkhorn_tol: float | None = None,
+        sinkhorn_iters: int = DEFAULT_MAX_ITERS,
     ) -> None:
         super().__init__()
         self.manifold = check_choice("manifold", manifold, MANIFOLDS)
@@ -75,6 +96,14 @@ class SelfAttention(nn.Module):
         if not isinstance(causal, bool):
             raise TypeError(f"causal={causal!r} must be a bool")
         self.causal = causal
+        if causal and normalization == "sinkhorn":
+            raise ValueError(
+                "causal=True is not accepted with normalization='sinkhorn': a doubly stochastic "
+                "matrix with a causal mask is not defined here; use causal=False or softmax/uniform"
+            )
+        self.sinkhorn_tol, self.sinkhorn_iters = check_sinkhorn_options(
+            sinkhorn_tol, sinkhorn_iters
+        )
         query = self._head_matrices("query", query, rows=None)
         key = self._head_matrices("key", key, rows=None)
         if query is not None and key is not None and query.shape[-2] != key.shape[-2]:
@@ -136,6 +165,10 @@ class SelfAttention(nn.Module):
         q, k, v = (z.expand(-1, heads, -1, -1) for z in (q, k, v))
         if self.normalization == "softmax":
             out = softmax_attention(q, k, v, scale=self.beta, causal=self.causal)
+        elif self.normalization == "sinkhorn":
+            out = sinkhorn_attention(
+                q, k, v, scale=self.beta, tol=self.sinkhorn_tol, max_iters=self.sinkhorn_iters
+            )
         else:
             out, lse = attention_with_lse(q, k, v, scale=self.beta, causal=self.causal)
             weight = exp_or_raise(

@@ -8,7 +8,7 @@ with its order.
 from solvers.grid import step_grid, steps_per_interval
 from solvers.integrate import integrate
 from solvers.methods import METHODS, Method
-from solvers.phase_space_steppers import leapfrog_step, symplectic_euler_step
+from solvers.phase_space_steppers import leapfrog_step, nesterov_layer_step, symplectic_euler_step
 from solvers.sphere_steppers import exponential_euler_step, projected_euler_step
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "exponential_euler_step",
     "integrate",
     "leapfrog_step",
+    "nesterov_layer_step",
     "projected_euler_step",
     "step_grid",
     "steps_per_interval",

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from dynamics.field import State, VectorField
-from solvers.phase_space_steppers import check_phase_space, leapfrog_step, symplectic_euler_step
+from solvers.phase_space_steppers import (
+    check_phase_space,
+    leapfrog_step,
+    nesterov_layer_step,
+    symplectic_euler_step,
+)
 from solvers.sphere_steppers import check_on_sphere, exponential_euler_step, projected_euler_step
 
 Stepper = Callable[[VectorField, Tensor, State, Tensor], State]
@@ -97,6 +102,14 @@ METHODS: dict[str, Method] = {
         source="attnflow",
         preserves="symplectic form (conformally with friction), time reversibility",
         stepper=leapfrog_step,
+        check=check_phase_space,
+        evaluations=1,
+    ),
+    "nesterov_layer": Method(
+        order=1,
+        adaptive=False,
+        source="attnflow",
+        stepper=nesterov_layer_step,
         check=check_phase_space,
         evaluations=1,
     ),

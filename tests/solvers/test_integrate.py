@@ -22,7 +22,13 @@ def cloud(generator) -> torch.Tensor:
 def test_every_torchdiffeq_method_is_in_the_table():
     assert set(TORCHDIFFEQ_SOLVERS) <= set(METHODS)
     ours = {name for name, spec in METHODS.items() if spec.source == "attnflow"}
-    assert ours == {"projected_euler", "exponential_euler", "symplectic_euler", "leapfrog"}
+    assert ours == {
+        "projected_euler",
+        "exponential_euler",
+        "symplectic_euler",
+        "leapfrog",
+        "nesterov_layer",
+    }
     assert {name for name in ours if METHODS[name].preserves == "sphere"} == {
         "projected_euler",
         "exponential_euler",

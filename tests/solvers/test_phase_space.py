@@ -43,7 +43,7 @@ def test_leapfrog_is_time_reversible(generator):
     torch.testing.assert_close(back[1][-1], v0, atol=1e-11, rtol=0)
 
 
-@pytest.mark.parametrize("method", ["symplectic_euler", "leapfrog"])
+@pytest.mark.parametrize("method", ["symplectic_euler", "leapfrog", "nesterov_layer"])
 @pytest.mark.parametrize(("damping", "options"), [("heavy_ball", {"gamma": 0.7}), ("nesterov", {})])
 def test_observed_order_with_attention_forces(method, damping, options, generator):
     x0 = uniform_sphere(8, 3, generator=generator, dtype=F64)
