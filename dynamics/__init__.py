@@ -7,6 +7,13 @@ A token cloud is a tensor of shape (..., n, d); every field is a ``torch.nn.Modu
 from dynamics.accelerated import DAMPINGS, Accelerated
 from dynamics.attention import MANIFOLDS, NORMALIZATIONS, SelfAttention
 from dynamics.field import State, VectorField
+from dynamics.in_context import (
+    gradient_flow_prediction,
+    gradient_step_attention,
+    in_context_prediction,
+    least_squares_attention,
+    prompt,
+)
 from dynamics.linear_attention import (
     AcceleratedLinearAttentionMoments,
     LinearAttention,
@@ -47,12 +54,17 @@ __all__ = [
     "cluster_labels",
     "exp_map",
     "fused_kernel_serves",
+    "gradient_flow_prediction",
+    "gradient_step_attention",
+    "in_context_prediction",
     "interaction_energy",
+    "least_squares_attention",
     "log_interaction_energy",
     "min_pairwise_cosine",
     "normalize",
     "pairwise_cosines",
     "project_tangent",
+    "prompt",
     "second_moment",
     "sinkhorn_attention",
     "sinkhorn_matrix",

@@ -37,6 +37,9 @@ class LinearAttention(nn.Module):
 
     ``query``, ``key``: (k, d) matrices; ``value``: (d, d); identity when omitted. An
     ``nn.Parameter`` is trained, any other tensor held fixed. Euclidean only.
+    ``context``: if given, only the first ``context`` tokens are keys and values (the sums run
+    over j <= context and M is their second moment); later tokens are queries only, as in
+    in-context learning prompts (``dynamics.in_context``).
     """
 
     manifold = "euclidean"
@@ -48,9 +51,11 @@ class LinearAttention(nn.Module):
         query: Tensor | None = None,
         key: Tensor | None = None,
         value: Tensor | None = None,
+        context: int | None = None,
     ) -> None:
         super().__init__()
         self.d = check_int("d", d, minimum=1)
+        self.context = None if context is None else check_int("context", context, minimum=1)
         eye = torch.eye(self.d)
         for name, matrix in (("query", query), ("key", key), ("value", value)):
             matrix = eye if matrix is None else matrix
@@ -75,9 +80,12 @@ class LinearAttention(nn.Module):
         return value @ second_moment @ key.T @ query
 
     def forward(self, t: Tensor, x: Tensor) -> Tensor:
-        """dx/dt = x A(M)^T with M the cloud's second moment; ``t`` is unused."""
+        """dx/dt = x A(M)^T with M the (context) tokens' second moment; ``t`` is unused."""
         check_cloud("x", x, d=self.d)
-        return x @ self.matrix(second_moment(x)).transpose(-1, -2)
+        if self.context is not None and self.context > x.shape[-2]:
+            raise ValueError(f"context={self.context} exceeds the cloud's {x.shape[-2]} tokens")
+        keys = x if self.context is None else x[..., : self.context, :]
+        return x @ self.matrix(second_moment(keys)).transpose(-1, -2)
 
 
 def second_moment(x: Tensor, y: Tensor | None = None) -> Tensor:
