@@ -37,7 +37,7 @@ import torch
 from torch import Tensor
 
 from dynamics.checks import check_int, check_real
-from dynamics.streaming import _batch_shape, attention_with_lse, softmax_attention
+from dynamics.streaming import attention_with_lse, broadcast_batch_shape, softmax_attention
 
 DEFAULT_MAX_ITERS = 1000
 # The default marginal tolerance per dtype: well above the rounding of an n-term log-sum-exp
@@ -60,14 +60,19 @@ def check_sinkhorn_options(tol: float | None, max_iters: int) -> tuple[float | N
 
 def _broadcast_batch(q: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
     """q and k expanded (no copy) to their common batch shape."""
-    batch_shape = _batch_shape(q, k)
+    batch_shape = broadcast_batch_shape(q, k)
     return q.expand(*batch_shape, *q.shape[-2:]), k.expand(*batch_shape, *k.shape[-2:])
+
+
+def _with_key_bias(a: Tensor, b: Tensor, bias: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    """a' = [scale a, 1] and b' = [b, bias], so that <a'_i, b'_j> = scale <a_i, b_j> + bias_j."""
+    a_aug = torch.cat((a * scale, torch.ones_like(a[..., :1])), dim=-1)
+    return a_aug, torch.cat((b, bias.to(b)[..., None]), dim=-1)
 
 
 def _biased_lse(a: Tensor, b: Tensor, bias: Tensor, scale: float) -> Tensor:
     """log sum_j e^{scale <a_i, b_j> + bias_j}, shape (..., n_a), in O(n d) memory."""
-    a_aug = torch.cat((a * scale, torch.ones_like(a[..., :1])), dim=-1)
-    b_aug = torch.cat((b, bias.to(b)[..., None]), dim=-1)
+    a_aug, b_aug = _with_key_bias(a, b, bias, scale)
     dummy = b.new_zeros((*b.shape[:-1], 1))  # attention_with_lse wants values; width 1 is cheap
     return attention_with_lse(a_aug, b_aug, dummy, scale=1.0)[1]
 
@@ -141,6 +146,4 @@ def sinkhorn_attention(
     """
     q, k = _broadcast_batch(q, k)
     _, g = sinkhorn_potentials(q, k, scale=scale, tol=tol, max_iters=max_iters)
-    q_aug = torch.cat((q * scale, torch.ones_like(q[..., :1])), dim=-1)
-    k_aug = torch.cat((k, g[..., None].to(k)), dim=-1)
-    return softmax_attention(q_aug, k_aug, v, scale=1.0)
+    return softmax_attention(*_with_key_bias(q, k, g, scale), v, scale=1.0)

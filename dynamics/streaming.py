@@ -43,7 +43,7 @@ def _tiles(batch_size: int, n_queries: int, n_keys: int, block_elements: int) ->
     return max(1, per_system // key_block), key_block
 
 
-def _batch_shape(*tensors: Tensor) -> tuple[int, ...]:
+def broadcast_batch_shape(*tensors: Tensor) -> tuple[int, ...]:
     """The broadcast of the tensors' batch shapes (all dimensions but the last two).
 
     Written out because ``torch.broadcast_shapes`` imports sympy on first use (about 0.4 s and
@@ -76,7 +76,7 @@ def streaming_attention(
     ``lse`` (..., n_q). With ``causal`` query i sees keys j <= i only.
     """
     n_q, n_k = q.shape[-2], k.shape[-2]
-    batch_shape = _batch_shape(q, k, *([] if v is None else [v]))
+    batch_shape = broadcast_batch_shape(q, k, *([] if v is None else [v]))
     # Flatten the batch so that every product is one bmm / baddbmm; the scale goes into q once.
     q3 = (q * scale).expand(*batch_shape, n_q, q.shape[-1]).reshape(-1, n_q, q.shape[-1])
     k3 = k.expand(*batch_shape, n_k, k.shape[-1]).reshape(-1, n_k, k.shape[-1])
@@ -180,7 +180,7 @@ def _fused_attention_lse(
 ) -> tuple[Tensor, Tensor] | None:
     """The augmented fused call of ``attention_with_lse``; None where it would lose accuracy."""
     n_q, n_k, e, e_v = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
-    batch_shape = _batch_shape(q, k, v)
+    batch_shape = broadcast_batch_shape(q, k, v)
     width = _fused_width(e + 1, e_v + 2, q.device)
     dummy = 1 if causal else 0
     key_norm = torch.linalg.vector_norm(k, dim=-1).amax(-1, keepdim=True)
