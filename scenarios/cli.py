@@ -99,9 +99,9 @@ def scenario_help(name: str) -> str:
         "config fields (set with --set KEY=VALUE or in the TOML file):",
     ]
     infos = config_fields(scenario.Config)
-    key_width = max(len(info.name) for info in infos) + 2
-    type_width = max(len(info.type_name) for info in infos) + 2
-    default_width = max(len(info.default_text or '""') for info in infos) + 2
+    key_width = max(len("KEY"), *(len(info.name) for info in infos)) + 2
+    type_width = max(len("TYPE"), *(len(info.type_name) for info in infos)) + 2
+    default_width = max(len("DEFAULT"), *(len(info.default_text or '""') for info in infos)) + 2
     indent = 2 + key_width + type_width + default_width
     lines.append(
         "  "

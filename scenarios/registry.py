@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from scenarios import clustering
+from scenarios import clustering, in_context
 from scenarios.config import ConfigError, did_you_mean
 
-SCENARIOS: dict[str, ModuleType] = {"clustering": clustering}
+SCENARIOS: dict[str, ModuleType] = {"clustering": clustering, "in_context": in_context}
 
 
 def get_scenario(name: str) -> ModuleType:

@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 TINY = {"n": 8, "T": 2.0, "betas": (0.5, 2.0), "num_times": 21}
 """A tiny clustering run: 8 tokens on S^2, two betas, both normalizations, 21 output times."""
 
 TINY_SET = ["n=8", "T=2", "betas=0.5,2", "num_times=21", "figures=false"]
 """``TINY`` as ``--set`` arguments, without figures (only metrics.json and config.json)."""
+
+
+def strict_json(text: str) -> object:
+    """Parse JSON, refusing the non-standard constants NaN and Infinity."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def assert_run_files(out: Path, metrics: dict, stems: tuple[str, ...]) -> None:
+    """The run wrote metrics.json, config.json and each figure as a real PNG and PDF, no more."""
+    expected = {"metrics.json", "config.json"}
+    expected |= {f"{stem}.{extension}" for stem in stems for extension in ("png", "pdf")}
+    assert {path.name for path in out.iterdir()} == expected
+    assert sorted(metrics["figures"]) == sorted(stems)
+    for stem in stems:
+        assert (out / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-"

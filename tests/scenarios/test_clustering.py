@@ -16,19 +16,12 @@ from scenarios.clustering_figures import make_figures
 from scenarios.config import config_to_dict
 from scenarios.output import STAGING_PREFIX
 from scenarios.runner import run_scenario
-from tests.scenarios.helpers import TINY
+from tests.scenarios.helpers import TINY, assert_run_files, strict_json
 
 STEMS = ("snapshots_softmax", "snapshots_uniform", "inner_products", "energy", "cluster_count")
 ENERGY_TOL = 1e-6
 """Allowed dip of E_beta / E_max between output times: the exact flow never decreases it, and
 LSODA at rtol 1e-6 / atol 1e-8 moves tokens by far less than this changes the energy."""
-
-
-def _strict_json(text: str) -> object:
-    def refuse(constant: str) -> None:
-        raise ValueError(f"non-standard JSON constant {constant}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 @pytest.fixture(scope="module")
@@ -42,23 +35,16 @@ def tiny_run(tmp_path_factory):
 
 def test_run_writes_metrics_config_and_every_figure(tiny_run):
     root, _, metrics = tiny_run
-    out = root / "clustering"
-    expected = {"metrics.json", "config.json"}
-    expected |= {f"{stem}.{extension}" for stem in STEMS for extension in ("png", "pdf")}
-    assert {path.name for path in out.iterdir()} == expected
-    assert sorted(metrics["figures"]) == sorted(STEMS)
-    for stem in STEMS:
-        assert (out / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert (out / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-"
+    assert_run_files(root / "clustering", metrics, STEMS)
     assert [path.name for path in root.iterdir()] == ["clustering"]  # no staging dir left
     assert not any(path.name.startswith(STAGING_PREFIX) for path in root.iterdir())
 
 
 def test_json_files_are_strict_and_match_the_run(tiny_run):
     root, config, metrics = tiny_run
-    written = _strict_json((root / "clustering" / "metrics.json").read_text())
+    written = strict_json((root / "clustering" / "metrics.json").read_text())
     assert written == json.loads(json.dumps(metrics))
-    assert _strict_json((root / "clustering" / "config.json").read_text()) == config_to_dict(config)
+    assert strict_json((root / "clustering" / "config.json").read_text()) == config_to_dict(config)
     assert written["parameters"] == config_to_dict(config)
 
 
