@@ -78,9 +78,13 @@ def least_squares_attention(x_context: Tensor) -> LinearAttention:
 def gradient_flow_prediction(
     x_context: Tensor, y_context: Tensor, x_query: Tensor, eta: float, t: float
 ) -> Tensor:
-    """x_q^T w(t), w(t) = (I - e^{-eta t Sigma}) Sigma^{-1} (1/N) X^T y: gradient flow on L."""
+    """x_q^T w(t), w(t) = (I - e^{-eta t Sigma}) Sigma^{-1} (1/N) X^T y: gradient flow on L.
+
+    Shapes: ``x_context`` (..., N, d), ``y_context`` (..., N), ``x_query`` (..., Q, d); returns
+    (..., Q). Leading dimensions are independent tasks.
+    """
     sigma = second_moment(x_context)
-    target = x_context.transpose(-1, -2) @ y_context / x_context.shape[-2]
+    target = x_context.transpose(-1, -2) @ y_context[..., None] / x_context.shape[-2]
     decay = torch.linalg.matrix_exp(-eta * t * sigma)
     w = (torch.eye(sigma.shape[-1], dtype=sigma.dtype) - decay) @ torch.linalg.solve(sigma, target)
-    return x_query @ w
+    return (x_query @ w)[..., 0]

@@ -260,7 +260,9 @@ def momentum_field(config: InContextConfig, friction: str) -> dynamics.Accelerat
     )
 
 
-def _trajectory(field_: object, tokens: Tensor, times: Tensor, method: str, config) -> Tensor:
+def _trajectory(
+    field_: object, tokens: Tensor, times: Tensor, method: str, config: InContextConfig
+) -> Tensor:
     """Token trajectory (len(times), tasks, N + Q, d + 1); momentum fields start at rest."""
     state = (
         (tokens, torch.zeros_like(tokens)) if isinstance(field_, dynamics.Accelerated) else tokens
@@ -305,8 +307,8 @@ def closed_form_predictions(config: InContextConfig, tasks: Tasks) -> Tensor:
     return torch.stack(
         [
             dynamics.gradient_flow_prediction(
-                tasks.x_context, tasks.y_context[..., None], tasks.x_query, config.eta, float(t)
-            )[..., 0]
+                tasks.x_context, tasks.y_context, tasks.x_query, config.eta, float(t)
+            )
             for t in output_times(config)
         ]
     )
