@@ -49,6 +49,7 @@ from scenarios.validation import (
     DTYPES,
     check_device,
     check_dtype,
+    check_seed,
     check_solver_settings,
     is_int,
     is_real,
@@ -176,12 +177,7 @@ class ClusteringConfig:
                     f"choose from {', '.join(NORMALIZATIONS)}"
                 )
         require_distinct("normalizations", self.normalizations)
-        require(
-            is_int(self.seed) and 0 <= self.seed < 2**63,
-            "seed",
-            self.seed,
-            "an integer >= 0 (and < 2^63)",
-        )
+        check_seed(self.seed)
         require(is_int(self.num_times) and self.num_times >= 2, "num_times", self.num_times, ">= 2")
         require(
             len(self.snapshot_times) <= MAX_SNAPSHOTS,

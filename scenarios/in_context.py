@@ -45,7 +45,7 @@ from scenarios.config import config_to_dict
 from scenarios.in_context_figures import make_figures
 from scenarios.progress import progress
 from scenarios.style import save_figure
-from scenarios.validation import check_device, is_int, is_real, require
+from scenarios.validation import check_device, check_seed, is_int, is_real, require
 
 NAME = "in_context"
 DTYPE = torch.float64
@@ -123,12 +123,7 @@ class InContextConfig:
         require(is_int(self.n_queries) and self.n_queries >= 1, "n_queries", self.n_queries, ">= 1")
         require(is_int(self.tasks) and self.tasks >= 1, "tasks", self.tasks, "an integer >= 1")
         require(is_real(self.noise) and self.noise >= 0, "noise", self.noise, "a number >= 0")
-        require(
-            is_int(self.seed) and 0 <= self.seed < 2**63,
-            "seed",
-            self.seed,
-            "an integer >= 0 (and < 2^63)",
-        )
+        check_seed(self.seed)
         require(is_real(self.eta) and self.eta > 0, "eta", self.eta, "a finite number > 0")
         require(is_real(self.step) and self.step > 0, "step", self.step, "a finite number > 0")
         require(

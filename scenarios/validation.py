@@ -44,6 +44,11 @@ def require_distinct(name: str, values: tuple) -> None:
         raise ValueError(f"{name}={show(values)} is not accepted; expected distinct values")
 
 
+def check_seed(seed: object) -> None:
+    """A seed torch.Generator.manual_seed takes: an integer in [0, 2^63)."""
+    require(is_int(seed) and 0 <= seed < 2**63, "seed", seed, "an integer >= 0 (and < 2^63)")
+
+
 def check_dtype(dtype: object) -> None:
     """``dtype`` must name a key of ``DTYPES``."""
     if dtype not in DTYPES:
