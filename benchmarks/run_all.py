@@ -1,4 +1,4 @@
-"""Run every benchmark of issue #2 (attention, memory, ensemble) and summarize PASS/FAIL.
+"""Run every benchmark (issues #2 and #4: attention, memory, ensemble, momentum steps); summarize.
 
 Each script runs as its own process, with its output shown as it comes; the summary repeats
 their ``RESULT`` lines. ``--quick`` shrinks every problem for a smoke test of the scripts: its
@@ -15,23 +15,26 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-QUICK = {
-    "attention.py": ["--n", "1024", "--repeats", "3", "--processes", "1"],
-    "memory.py": ["--n", "8192"],
-    "ensemble.py": ["--systems", "16", "--repeats", "1"],
-}
+RUNS: list[tuple[str, list[str], list[str]]] = [
+    ("attention.py", [], ["--n", "1024", "--repeats", "3", "--processes", "1"]),
+    ("memory.py", [], ["--n", "8192"]),
+    ("ensemble.py", [], ["--systems", "16", "--repeats", "1"]),
+    ("accelerated.py", [], ["--n", "1024", "--repeats", "3"]),
+    ("accelerated.py", ["--manifold", "sphere"], ["--n", "1024", "--repeats", "3"]),
+]
+"""(script, its arguments, extra arguments under --quick), run in this order."""
 
 
 def main() -> None:
-    """Run the three scripts one after the other and print the collected RESULT lines."""
+    """Run the scripts one after the other and print the collected RESULT lines."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--quick", action="store_true", help="small sizes, smoke test only")
     args = parser.parse_args()
     results: list[str] = []
     failed: list[str] = []
-    for script, quick_args in QUICK.items():
-        command = [sys.executable, str(HERE / script), "--device", args.device]
+    for script, script_args, quick_args in RUNS:
+        command = [sys.executable, str(HERE / script), *script_args, "--device", args.device]
         if args.quick:
             command += quick_args
         print(f"\n===== {' '.join(command[1:])}", flush=True)

@@ -6,6 +6,7 @@ A token cloud is a tensor of shape (..., n, d); every field is a ``torch.nn.Modu
 
 from dynamics.accelerated import DAMPINGS, Accelerated
 from dynamics.attention import MANIFOLDS, NORMALIZATIONS, SelfAttention
+from dynamics.energy_gap import relative_energy_gap
 from dynamics.field import State, VectorField
 from dynamics.in_context import (
     gradient_flow_prediction,
@@ -30,7 +31,7 @@ from dynamics.observables import (
 )
 from dynamics.sampling import uniform_sphere
 from dynamics.sinkhorn import sinkhorn_attention, sinkhorn_matrix, sinkhorn_potentials
-from dynamics.sphere import exp_map, normalize, project_tangent
+from dynamics.sphere import exp_map, geodesic_flow, normalize, project_tangent
 from dynamics.streaming import (
     attention_with_lse,
     fused_kernel_serves,
@@ -54,6 +55,7 @@ __all__ = [
     "cluster_labels",
     "exp_map",
     "fused_kernel_serves",
+    "geodesic_flow",
     "gradient_flow_prediction",
     "gradient_step_attention",
     "in_context_prediction",
@@ -65,6 +67,7 @@ __all__ = [
     "pairwise_cosines",
     "project_tangent",
     "prompt",
+    "relative_energy_gap",
     "second_moment",
     "sinkhorn_attention",
     "sinkhorn_matrix",

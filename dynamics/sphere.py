@@ -23,3 +23,19 @@ def exp_map(x: Tensor, v: Tensor) -> Tensor:
     """
     speed = torch.linalg.vector_norm(v, dim=-1, keepdim=True)
     return torch.cos(speed) * x + torch.sinc(speed / torch.pi) * v
+
+
+def geodesic_flow(x: Tensor, v: Tensor, h: Tensor | float) -> tuple[Tensor, Tensor]:
+    """The exact flow over time h of free motion on the sphere, x' = v, v' = -|v|^2 x:
+
+        x(h) = cos(h|v|) x + sin(h|v|) v / |v|,   v(h) = cos(h|v|) v - |v| sin(h|v|) x,
+
+    the great circle through x with initial velocity v, travelled at constant speed |v|. For unit
+    x and tangent v the result is unit and tangent; it is renormalized and reprojected, which
+    changes it only by rounding error, so neither invariant drifts over many steps.
+    """
+    speed = torch.linalg.vector_norm(v, dim=-1, keepdim=True)
+    angle = h * speed
+    moved = normalize(torch.cos(angle) * x + h * torch.sinc(angle / torch.pi) * v)
+    velocity = torch.cos(angle) * v - speed * torch.sin(angle) * x
+    return moved, project_tangent(moved, velocity)

@@ -30,8 +30,6 @@ drawn by ``scenarios.clustering_figures``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +43,7 @@ from scenarios.clustering_figures import make_figures
 from scenarios.config import config_to_dict, did_you_mean
 from scenarios.progress import progress
 from scenarios.style import save_figure
+from scenarios.threads import SMALL_WORK, thread_count, torch_threads
 from scenarios.validation import (
     DTYPES,
     check_device,
@@ -64,9 +63,6 @@ NORMALIZATIONS = ("softmax", "uniform")
 evaluation once tokens form clusters of unequal sizes, too slow for this scenario's solves.)"""
 
 MAX_SNAPSHOTS = 8
-
-SMALL_CLOUD = 1 << 16
-"""Clouds with n^2 d at most this run single-threaded unless ``threads`` says otherwise."""
 
 _OBSERVABLE_BLOCK = 1 << 22
 """Time points per observable batch are chosen so that batch x n^2 stays below this."""
@@ -139,7 +135,7 @@ class ClusteringConfig:
         default=0,
         metadata={
             "help": "CPU threads for torch during the run; 0: one thread when n^2 d <= "
-            f"{SMALL_CLOUD} (tiny kernels, where a second thread only adds waiting, badly so on "
+            f"{SMALL_WORK} (tiny kernels, where a second thread only adds waiting, badly so on "
             "a busy machine), torch's default otherwise"
         },
     )
@@ -324,29 +320,11 @@ def simulate(config: ClusteringConfig) -> list[RunResult]:
     runs = [(norm, beta) for norm in config.normalizations for beta in config.betas]
     results = []
     bar = progress(runs, desc=NAME, total=len(runs))
-    with torch_threads(_thread_count(config)):
+    with torch_threads(thread_count(config.threads, config.n * config.n * config.d)):
         for normalization, beta in bar:
             bar.set_postfix_str(run_key(normalization, beta))
             results.append(_simulate_one(config, normalization, beta, x0, times, snapshots))
     return results
-
-
-def _thread_count(config: ClusteringConfig) -> int | None:
-    if config.threads:
-        return config.threads
-    return 1 if config.n * config.n * config.d <= SMALL_CLOUD else None
-
-
-@contextmanager
-def torch_threads(count: int | None) -> Iterator[None]:
-    """Run the block with ``torch.set_num_threads(count)`` (None: unchanged), then restore."""
-    previous = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _simulate_one(

@@ -47,8 +47,8 @@ class Method:
     evaluations: int | None = None
 
 
-def _torchdiffeq(order: int | None, adaptive: bool) -> Method:
-    return Method(order=order, adaptive=adaptive, source="torchdiffeq")
+def _torchdiffeq(order: int | None, adaptive: bool, evaluations: int | None = None) -> Method:
+    return Method(order=order, adaptive=adaptive, source="torchdiffeq", evaluations=evaluations)
 
 
 # Measured here: torchdiffeq's dopri8 misses its tolerance on attention fields (error 1e-7 at
@@ -60,11 +60,11 @@ METHODS: dict[str, Method] = {
     "bosh3": _torchdiffeq(3, adaptive=True),
     "fehlberg2": _torchdiffeq(2, adaptive=True),
     "adaptive_heun": _torchdiffeq(2, adaptive=True),
-    "euler": _torchdiffeq(1, adaptive=False),
-    "midpoint": _torchdiffeq(2, adaptive=False),
-    "heun2": _torchdiffeq(2, adaptive=False),
-    "heun3": _torchdiffeq(3, adaptive=False),
-    "rk4": _torchdiffeq(4, adaptive=False),
+    "euler": _torchdiffeq(1, adaptive=False, evaluations=1),
+    "midpoint": _torchdiffeq(2, adaptive=False, evaluations=2),
+    "heun2": _torchdiffeq(2, adaptive=False, evaluations=2),
+    "heun3": _torchdiffeq(3, adaptive=False, evaluations=3),
+    "rk4": _torchdiffeq(4, adaptive=False, evaluations=4),
     "explicit_adams": _torchdiffeq(4, adaptive=False),
     "implicit_adams": _torchdiffeq(4, adaptive=False),
     "fixed_adams": _torchdiffeq(4, adaptive=False),
@@ -91,7 +91,7 @@ METHODS: dict[str, Method] = {
         order=1,
         adaptive=False,
         source="attnflow",
-        preserves="symplectic form (conformally with friction)",
+        preserves="symplectic form (conformally with friction); on the sphere |x| = 1, <x, v> = 0",
         stepper=symplectic_euler_step,
         check=check_phase_space,
         evaluations=1,
@@ -100,7 +100,10 @@ METHODS: dict[str, Method] = {
         order=2,
         adaptive=False,
         source="attnflow",
-        preserves="symplectic form (conformally with friction), time reversibility",
+        preserves=(
+            "symplectic form (conformally with friction), time reversibility; on the sphere "
+            "|x| = 1, <x, v> = 0"
+        ),
         stepper=leapfrog_step,
         check=check_phase_space,
         evaluations=1,
@@ -109,6 +112,7 @@ METHODS: dict[str, Method] = {
         order=1,
         adaptive=False,
         source="attnflow",
+        preserves="on the sphere |x| = 1, <x, v> = 0",
         stepper=nesterov_layer_step,
         check=check_phase_space,
         evaluations=1,

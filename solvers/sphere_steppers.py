@@ -12,16 +12,21 @@ from dynamics.field import State, VectorField
 from dynamics.sphere import exp_map, normalize, project_tangent
 
 
-def check_on_sphere(name: str, field: VectorField, x0: State) -> None:
-    """The state must be one cloud with unit rows."""
-    if isinstance(x0, tuple):
-        raise TypeError(f"method {name!r} integrates tensor states, got a tuple")
-    norms = torch.linalg.vector_norm(x0, dim=-1)
+def check_unit_rows(name: str, x: Tensor) -> None:
+    """Every row of ``x`` must have norm 1 (within 1e-5)."""
+    norms = torch.linalg.vector_norm(x, dim=-1)
     if not torch.allclose(norms, torch.ones_like(norms), atol=1e-5):
         raise ValueError(
             f"method {name!r} keeps tokens on the unit sphere; x0 rows must have norm 1 "
             f"(found norms from {float(norms.min()):.3g} to {float(norms.max()):.3g})"
         )
+
+
+def check_on_sphere(name: str, field: VectorField, x0: State) -> None:
+    """The state must be one cloud with unit rows."""
+    if isinstance(x0, tuple):
+        raise TypeError(f"method {name!r} integrates tensor states, got a tuple")
+    check_unit_rows(name, x0)
 
 
 def projected_euler_step(field: VectorField, t: Tensor, x: Tensor, h: Tensor) -> Tensor:

@@ -9,8 +9,9 @@ import torch
 import torchdiffeq
 from torchdiffeq._impl.odeint import SOLVERS as TORCHDIFFEQ_SOLVERS
 
-from dynamics import SelfAttention, uniform_sphere
+from dynamics import Accelerated, SelfAttention, uniform_sphere
 from solvers import METHODS, integrate, step_grid
+from solvers.phase_space_steppers import check_phase_space
 from tests.reference import F64, equiangular, equiangular_rho, fitted_slope
 
 
@@ -33,6 +34,32 @@ def test_every_torchdiffeq_method_is_in_the_table():
         "projected_euler",
         "exponential_euler",
     }
+
+
+class CountingField(torch.nn.Module):
+    """A field that counts its evaluations."""
+
+    manifold = "sphere"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.field, self.calls = SelfAttention(3), 0
+
+    def forward(self, t, x):
+        self.calls += 1
+        return self.field(t, x)
+
+
+@pytest.mark.parametrize(
+    "method", [name for name, spec in METHODS.items() if spec.evaluations is not None]
+)
+def test_evaluations_per_step_are_what_the_table_says(method, cloud):
+    counter = CountingField()
+    momentum = METHODS[method].check is check_phase_space
+    field = Accelerated(counter) if momentum else counter
+    state = (cloud, torch.zeros_like(cloud)) if momentum else cloud
+    integrate(field, state, torch.linspace(0, 1, 11, dtype=F64), method=method)
+    assert counter.calls == 10 * METHODS[method].evaluations
 
 
 @pytest.mark.parametrize(
