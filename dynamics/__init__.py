@@ -29,7 +29,14 @@ from dynamics.observables import (
     min_pairwise_cosine,
     pairwise_cosines,
 )
-from dynamics.sampling import uniform_sphere
+from dynamics.sampling import (
+    gaussian,
+    separated_groups,
+    sphere_mixture,
+    spread_directions,
+    uniform_sphere,
+    von_mises_fisher,
+)
 from dynamics.sinkhorn import sinkhorn_attention, sinkhorn_matrix, sinkhorn_potentials
 from dynamics.sphere import exp_map, geodesic_flow, normalize, project_tangent
 from dynamics.streaming import (
@@ -38,6 +45,7 @@ from dynamics.streaming import (
     softmax_attention,
     streaming_attention,
 )
+from dynamics.weighted import WithMasses, check_masses
 
 __all__ = [
     "DAMPINGS",
@@ -50,11 +58,14 @@ __all__ = [
     "SelfAttention",
     "State",
     "VectorField",
+    "WithMasses",
     "attention_with_lse",
+    "check_masses",
     "cluster_count",
     "cluster_labels",
     "exp_map",
     "fused_kernel_serves",
+    "gaussian",
     "geodesic_flow",
     "gradient_flow_prediction",
     "gradient_step_attention",
@@ -69,10 +80,14 @@ __all__ = [
     "prompt",
     "relative_energy_gap",
     "second_moment",
+    "separated_groups",
     "sinkhorn_attention",
     "sinkhorn_matrix",
     "sinkhorn_potentials",
     "softmax_attention",
+    "sphere_mixture",
+    "spread_directions",
     "streaming_attention",
     "uniform_sphere",
+    "von_mises_fisher",
 ]

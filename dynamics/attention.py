@@ -17,6 +17,20 @@ F(X) = (1/2) [sum_ij pi_ij c_ij + sum_ij pi_ij log(n^2 pi_ij)] (envelope theorem
 ``manifold="euclidean"`` gives x_i' = -(n / beta) grad_{x_i} F, so dF/dt = -(beta / n) sum_i
 |x_i'|^2 <= 0; ``manifold="sphere"`` gives its tangent part and the same rate on S^{d-1}.
 
+Weighted clouds (``forward(t, x, masses=m)``, ``dynamics.weighted``): token j carries a mass
+m_j >= 0, sum_j m_j = 1, and the weights become
+
+    softmax:  w_ij = e^{beta <Qx_i, Kx_j>} m_j / sum_k e^{beta <Qx_i, Kx_k>} m_k,
+    uniform:  w_ij = e^{beta <Qx_i, Kx_j>} m_j,
+    sinkhorn: w_ij = pi_ij / m_i, pi = diag(e^f) [e^{beta <Qx_i, Kx_j>}] diag(e^g) the entropic
+              plan with marginals (m, m) (rows sum to m_i, columns to m_j),
+
+the mean-field velocity X[mu](x_i) of the measure mu = sum_j m_j delta_{x_j}; m_j = 1/n gives the
+fields above. The mass enters as a key bias log m_j added to every logit of key j, so no n x n
+matrix is formed and the fused paths stay; a zero mass (bias -inf) removes the token as a key while
+it still moves as a query. With masses, ``causal=True`` is refused (the mean-field limit has no
+token order).
+
 ``manifold="sphere"`` applies the tangent projection P_x v = v - <x, v> x (post-LayerNorm tokens
 on S^{d-1}); ``manifold="euclidean"`` leaves the velocity as it is. With ``causal=True`` token i
 attends to tokens j <= i only.
@@ -45,6 +59,7 @@ from dynamics.exp_checked import exp_or_raise
 from dynamics.sinkhorn import DEFAULT_MAX_ITERS, check_sinkhorn_options, sinkhorn_attention
 from dynamics.sphere import normalize, project_tangent
 from dynamics.streaming import attention_with_lse, softmax_attention
+from dynamics.weighted import check_masses
 
 NORMALIZATIONS = ("softmax", "uniform", "sinkhorn")
 MANIFOLDS = ("sphere", "euclidean")
@@ -66,8 +81,9 @@ class SelfAttention(nn.Module):
         heads: number of attention heads; the field sums the heads' outputs.
         causal: token i attends to tokens j <= i only (not with "sinkhorn": a doubly stochastic
             matrix with a causal mask is not defined here).
-        sinkhorn_tol: largest column-marginal error |sum_i P_ij - 1| accepted by "sinkhorn";
-            None for 1e-10 in float64 and 1e-5 in float32.
+        sinkhorn_tol: largest column-marginal error |sum_i P_ij - 1| accepted by "sinkhorn"
+            (relative, |sum_i pi_ij / m_j - 1|, with masses); None for 1e-10 in float64 and 1e-5
+            in float32.
         sinkhorn_iters: most Sinkhorn iterations; the field raises ValueError if they do not
             reach ``sinkhorn_tol``.
     """
@@ -152,28 +168,47 @@ class SelfAttention(nn.Module):
             return x4
         return x4 @ matrix.to(x4).transpose(-1, -2)
 
-    def forward(self, t: Tensor, x: Tensor) -> Tensor:
-        """dx/dt at the cloud ``x`` of shape (..., n, d); ``t`` is unused (autonomous field)."""
+    def forward(self, t: Tensor, x: Tensor, *, masses: Tensor | None = None) -> Tensor:
+        """dx/dt at the cloud ``x`` of shape (..., n, d), weighted by ``masses`` (..., n) when
+        given (``dynamics.weighted.check_masses``), else uniform; ``t`` is unused (autonomous)."""
         check_cloud("x", x, d=self.d)
+        n = x.shape[-2]
+        log_masses = None
+        if masses is not None:
+            if self.causal:
+                raise ValueError(
+                    "masses are not accepted with causal=True: the weighted (mean-field) cloud has "
+                    "no token order; use causal=False or leave masses out"
+                )
+            log_masses = torch.log(check_masses(masses, x)).expand(x.shape[:-1]).reshape(-1, 1, n)
         on_sphere = self.manifold == "sphere"
         if on_sphere:
             x = normalize(x)
-        n = x.shape[-2]
         x4 = x.reshape(-1, 1, n, self.d)
         q, k, v = (self._project_heads(m, x4) for m in (self.query, self.key, self.value))
         heads = max(q.shape[1], k.shape[1], v.shape[1])
         q, k, v = (z.expand(-1, heads, -1, -1) for z in (q, k, v))
         if self.normalization == "softmax":
-            out = softmax_attention(q, k, v, scale=self.beta, causal=self.causal)
+            out = softmax_attention(
+                q, k, v, scale=self.beta, causal=self.causal, key_bias=log_masses
+            )
         elif self.normalization == "sinkhorn":
             out = sinkhorn_attention(
-                q, k, v, scale=self.beta, tol=self.sinkhorn_tol, max_iters=self.sinkhorn_iters
+                q,
+                k,
+                v,
+                scale=self.beta,
+                log_marginals=log_masses,
+                tol=self.sinkhorn_tol,
+                max_iters=self.sinkhorn_iters,
             )
-        else:
-            out, lse = attention_with_lse(q, k, v, scale=self.beta, causal=self.causal)
-            weight = exp_or_raise(
-                lse - math.log(n), what="the uniform attention normalizer", beta=self.beta
+        else:  # sum_j m_j e^{s_ij} v_j = e^{lse_i} softmax_j(s_ij + log m_j) v_j
+            out, lse = attention_with_lse(
+                q, k, v, scale=self.beta, causal=self.causal, key_bias=log_masses
             )
+            if log_masses is None:
+                lse = lse - math.log(n)
+            weight = exp_or_raise(lse, what="the uniform attention normalizer", beta=self.beta)
             out = out * weight[..., None]
         out = out.sum(1) if self.value is not None else out.mean(1)
         out = out.reshape(x.shape)

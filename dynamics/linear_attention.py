@@ -13,8 +13,10 @@ manifolds"). The mean m and second moment M solve the closed ODE
     m' = A(M) m,   M' = A(M) M + M A(M)^T,
 
 exactly for the empirical moments of any finite cloud, and for the law's moments in the mean-field
-limit. For the momentum dynamics x' = v, v' = -gamma(t) v + A(M_xx) x (``Accelerated``) the joint
-moments close as well:
+limit. A weighted cloud (masses m_j >= 0, sum_j m_j = 1, ``dynamics.weighted``) has
+x_i' = sum_j m_j <Q x_i, K x_j> V x_j, M = sum_j m_j x_j x_j^T and m = sum_j m_j x_j, and the same
+closed ODE. For the momentum dynamics x' = v, v' = -gamma(t) v + A(M_xx) x (``Accelerated``) the
+joint moments close as well:
 
     m_x' = m_v,   m_v' = -gamma m_v + A m_x,
     M_xx' = M_xv + M_xv^T,   M_xv' = M_vv - gamma M_xv + M_xx A^T,
@@ -30,6 +32,7 @@ from torch import Tensor, nn
 
 from dynamics.accelerated import Accelerated
 from dynamics.checks import check_cloud, check_int
+from dynamics.weighted import check_masses
 
 
 class LinearAttention(nn.Module):
@@ -40,6 +43,8 @@ class LinearAttention(nn.Module):
     ``context``: if given, only the first ``context`` tokens are keys and values (the sums run
     over j <= context and M is their second moment); later tokens are queries only, as in
     in-context learning prompts (``dynamics.in_context``).
+    ``forward(t, x, masses=m)`` weighs key j by m_j (shape (..., n), summing to 1) in place of
+    1/n; not with ``context``.
     """
 
     manifold = "euclidean"
@@ -79,19 +84,28 @@ class LinearAttention(nn.Module):
         query, key, value = (m.to(dtype) for m in (self.query, self.key, self.value))
         return value @ second_moment @ key.T @ query
 
-    def forward(self, t: Tensor, x: Tensor) -> Tensor:
-        """dx/dt = x A(M)^T with M the (context) tokens' second moment; ``t`` is unused."""
+    def forward(self, t: Tensor, x: Tensor, *, masses: Tensor | None = None) -> Tensor:
+        """dx/dt = x A(M)^T with M the (context) tokens' second moment, weighted by ``masses``
+        when given; ``t`` is unused."""
         check_cloud("x", x, d=self.d)
         if self.context is not None and self.context > x.shape[-2]:
             raise ValueError(f"context={self.context} exceeds the cloud's {x.shape[-2]} tokens")
+        if self.context is not None and masses is not None:
+            raise ValueError(
+                f"masses are not accepted with context={self.context}: the query tokens carry no "
+                "mass; leave masses out or use context=None"
+            )
         keys = x if self.context is None else x[..., : self.context, :]
-        return x @ self.matrix(second_moment(keys)).transpose(-1, -2)
+        return x @ self.matrix(second_moment(keys, masses=masses)).transpose(-1, -2)
 
 
-def second_moment(x: Tensor, y: Tensor | None = None) -> Tensor:
-    """(1/n) sum_j x_j y_j^T (y = x by default), shape (..., d, d)."""
+def second_moment(x: Tensor, y: Tensor | None = None, *, masses: Tensor | None = None) -> Tensor:
+    """sum_j m_j x_j y_j^T (y = x by default), shape (..., d, d); m_j = 1/n without ``masses``
+    (shape (..., n), see ``dynamics.weighted.check_masses``)."""
     y = x if y is None else y
-    return x.transpose(-1, -2) @ y / x.shape[-2]
+    if masses is None:
+        return x.transpose(-1, -2) @ y / x.shape[-2]
+    return (x * check_masses(masses, x)[..., None]).transpose(-1, -2) @ y
 
 
 class LinearAttentionMoments(nn.Module):

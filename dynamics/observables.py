@@ -15,28 +15,39 @@ from dynamics.checks import check_cloud, check_real
 from dynamics.exp_checked import exp_or_raise
 from dynamics.sphere import normalize
 from dynamics.streaming import streaming_attention
+from dynamics.weighted import check_masses
 
 
-def log_interaction_energy(x: Tensor, beta: float) -> Tensor:
-    """log E_beta(x), where E_beta(x) = (1 / (2 beta n^2)) sum_ij e^{beta <x_i, x_j>}.
+def log_interaction_energy(x: Tensor, beta: float, masses: Tensor | None = None) -> Tensor:
+    """log E_beta(x), where E_beta(x) = (1 / (2 beta)) sum_ij m_i m_j e^{beta <x_i, x_j>}.
 
-    E_beta is the energy that self-attention increases (Geshkovski, Letrouit, Polyanskiy,
-    Rigollet, "A mathematical perspective on Transformers"). Returns shape (...); finite for any
-    beta > 0 whatever the dtype.
+    m_i = 1/n without ``masses`` (shape (..., n), see ``dynamics.weighted.check_masses``), so
+    E_beta(x) = (1 / (2 beta n^2)) sum_ij e^{beta <x_i, x_j>}: the energy that self-attention
+    increases (Geshkovski, Letrouit, Polyanskiy, Rigollet, "A mathematical perspective on
+    Transformers"), (1 / (2 beta)) int int e^{beta <x, y>} dmu(x) dmu(y) for the measure
+    mu = sum_i m_i delta_{x_i}. Returns shape (...); finite for any beta > 0 whatever the dtype:
+    log E = logsumexp_i (log m_i + log sum_j e^{beta <x_i, x_j> + log m_j}) - log(2 beta).
     """
     check_cloud("x", x)
     beta = check_real("beta", beta, minimum=0.0, strict=True)
-    n = x.shape[-2]
-    _, row_lse = streaming_attention(x, x, None, scale=beta)
-    return torch.logsumexp(row_lse, dim=-1) - math.log(2.0 * beta * n * n)
+    if masses is None:
+        n = x.shape[-2]
+        _, row_lse = streaming_attention(x, x, None, scale=beta)
+        return torch.logsumexp(row_lse, dim=-1) - math.log(2.0 * beta * n * n)
+    log_masses = torch.log(check_masses(masses, x))
+    _, row_lse = streaming_attention(x, x, None, scale=beta, key_bias=log_masses)
+    return torch.logsumexp(row_lse + log_masses, dim=-1) - math.log(2.0 * beta)
 
 
-def interaction_energy(x: Tensor, beta: float) -> Tensor:
-    """E_beta(x) = (1 / (2 beta n^2)) sum_ij e^{beta <x_i, x_j>}, shape (...).
+def interaction_energy(x: Tensor, beta: float, masses: Tensor | None = None) -> Tensor:
+    """E_beta(x) = (1 / (2 beta)) sum_ij m_i m_j e^{beta <x_i, x_j>}, shape (...); m_i = 1/n
+    without ``masses``.
 
     Raises ValueError when the value itself overflows the dtype (use ``log_interaction_energy``).
     """
-    return exp_or_raise(log_interaction_energy(x, beta), what="the interaction energy", beta=beta)
+    return exp_or_raise(
+        log_interaction_energy(x, beta, masses), what="the interaction energy", beta=beta
+    )
 
 
 def pairwise_cosines(x: Tensor) -> Tensor:

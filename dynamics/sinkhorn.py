@@ -1,34 +1,42 @@
-"""Doubly stochastic (Sinkhorn) attention in O(n d) memory.
+"""Doubly stochastic (Sinkhorn) attention in O(n d) memory, with masses.
 
 Following Sander, Ablin, Blondel, Peyre, "Sinkformers: transformers with doubly stochastic
 attention", the kernel K_ij = e^{s_ij}, s_ij = scale <q_i, k_j>, of n queries and n keys is scaled
-to the doubly stochastic matrix
+to the matrix with marginals (mu, mu), mu_i = e^{a_i}:
 
-    P = diag(e^f) K diag(e^g),   sum_j P_ij = 1 and sum_i P_ij = 1,
+    P = diag(e^f) K diag(e^g),   sum_j P_ij = mu_i and sum_i P_ij = mu_j,
 
 by log-domain Sinkhorn iterations started from g = 0:
 
-    f_i = -log sum_j e^{s_ij + g_j}   (rows),   g_j = -log sum_i e^{s_ij + f_i}   (columns).
+    f_i = a_i - log sum_j e^{s_ij + g_j}  (rows),   g_j = a_j - log sum_i e^{s_ij + f_i}  (columns).
 
-Each half-iteration is one log-sum-exp of an attention call with a per-key bias, folded into the
-inner product: with q'_i = [scale q_i, 1] and k'_j = [k_j, b_j], <q'_i, k'_j> = s_ij + b_j. The
-column update swaps the roles (keys attend to queries with bias f). So no n x n matrix is formed
+The log-marginals a default to 0 (P doubly stochastic); a_j = log m_j for the masses m of a
+weighted cloud makes P the entropic optimal plan pi between the measure sum_j m_j delta_{x_j} and
+itself for the cost -s_ij at regularization 1 (with m = 1/n, pi = P_doubly_stochastic / n). A zero
+mass gives a_j = -inf, f_j = g_j = -inf: its row and column of P vanish.
+
+Each half-iteration is one log-sum-exp of an attention call with a per-key bias
+(``attention_with_lse`` with ``key_bias``): the row update uses bias g, the column update swaps
+the roles (keys attend to queries with bias f). So no n x n matrix is formed
 (``dynamics.streaming``), and leading batch dimensions are independent systems.
 
-Stopping: the iterations end right after a row update, so the rows sum to 1 to rounding; the
-column sums are then e^{g_j - g_new_j}, with g_new the next column update, and the loop stops as
-soon as max_j |sum_i P_ij - 1| <= ``tol`` over every system of the batch. If that does not happen
-within ``max_iters`` iterations a ValueError is raised (a silently non-doubly-stochastic matrix
+Stopping: the iterations end right after a row update, so the rows have their marginals to
+rounding; the column sums are then mu_j e^{g_j - g_new_j}, with g_new the next column update, and
+the loop stops as soon as the largest relative column error max_j |sum_i P_ij / mu_j - 1| is at
+most ``tol`` over every system of the batch (zero-mass columns, exactly 0, are skipped). If that
+does not happen within ``max_iters`` iterations a ValueError is raised (a silently wrong plan
 would change the dynamics); Sinkhorn converges linearly at a rate that degrades as the logit range
 grows, so a large ``scale`` needs more iterations.
 
-Because the rows are exactly normalized, row i of P is softmax_j(s_ij + g_j), and the attention
-output sum_j P_ij v_j is one softmax-attention call with key bias g.
+Because row i of P sums exactly to mu_i, P_ij / mu_i = softmax_j(s_ij + g_j), so the attention
+output sum_j (P_ij / mu_i) v_j is one softmax-attention call with key bias g. For a zero-mass
+token it is the same formula, the conditional law of the plan's limit as mu_i -> 0: a zero-mass
+token moves with the field of the others without acting on them.
 
 Derivatives: autograd runs through the unrolled iterations. At convergence the derivative of the
-iterates converges (at Sinkhorn's linear rate) to the derivative of the exact doubly stochastic
-scaling, so derivatives are as accurate as the marginals. The graph holds O(iterations n d)
-memory; without a tracked derivative the iterations keep only O(n d).
+iterates converges (at Sinkhorn's linear rate) to the derivative of the exact scaling, so
+derivatives are as accurate as the marginals. The graph holds O(iterations n d) memory; without a
+tracked derivative the iterations keep only O(n d).
 """
 
 from __future__ import annotations
@@ -58,23 +66,10 @@ def check_sinkhorn_options(tol: float | None, max_iters: int) -> tuple[float | N
     return tol, check_int("sinkhorn_iters", max_iters, minimum=1)
 
 
-def _broadcast_batch(q: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
-    """q and k expanded (no copy) to their common batch shape."""
-    batch_shape = broadcast_batch_shape(q, k)
-    return q.expand(*batch_shape, *q.shape[-2:]), k.expand(*batch_shape, *k.shape[-2:])
-
-
-def _with_key_bias(a: Tensor, b: Tensor, bias: Tensor, scale: float) -> tuple[Tensor, Tensor]:
-    """a' = [scale a, 1] and b' = [b, bias], so that <a'_i, b'_j> = scale <a_i, b_j> + bias_j."""
-    a_aug = torch.cat((a * scale, torch.ones_like(a[..., :1])), dim=-1)
-    return a_aug, torch.cat((b, bias.to(b)[..., None]), dim=-1)
-
-
 def _biased_lse(a: Tensor, b: Tensor, bias: Tensor, scale: float) -> Tensor:
     """log sum_j e^{scale <a_i, b_j> + bias_j}, shape (..., n_a), in O(n d) memory."""
-    a_aug, b_aug = _with_key_bias(a, b, bias, scale)
     dummy = b.new_zeros((*b.shape[:-1], 1))  # attention_with_lse wants values; width 1 is cheap
-    return attention_with_lse(a_aug, b_aug, dummy, scale=1.0)[1]
+    return attention_with_lse(a, b, dummy, scale=scale, key_bias=bias)[1]
 
 
 def sinkhorn_potentials(
@@ -82,14 +77,17 @@ def sinkhorn_potentials(
     k: Tensor,
     *,
     scale: float,
+    log_marginals: Tensor | None = None,
     tol: float | None = None,
     max_iters: int = DEFAULT_MAX_ITERS,
 ) -> tuple[Tensor, Tensor]:
     """The potentials (f, g), each of shape (..., n), of P_ij = e^{scale <q_i, k_j> + f_i + g_j}.
 
-    ``q`` and ``k`` have shapes (..., n, e) with the same n. On return the rows of P sum to 1 to
-    rounding and the columns within ``tol`` (default ``default_tol(q.dtype)``); ValueError if that
-    takes more than ``max_iters`` iterations. See the module docstring.
+    ``q`` and ``k`` have shapes (..., n, e) with the same n; ``log_marginals`` a (..., n), the log
+    of the row and column marginals mu = e^a (log masses, -inf for a zero mass), 0 when omitted.
+    On return row i of P sums to mu_i to rounding and column j to mu_j within a relative ``tol``
+    (default ``default_tol(q.dtype)``); ValueError if that takes more than ``max_iters``
+    iterations. See the module docstring.
     """
     tol, max_iters = check_sinkhorn_options(tol, max_iters)
     if q.shape[-2] != k.shape[-2]:
@@ -99,13 +97,23 @@ def sinkhorn_potentials(
         )
     if tol is None:
         tol = default_tol(q.dtype)
-    q, k = _broadcast_batch(q, k)
-    g = torch.zeros(k.shape[:-1], dtype=k.dtype, device=k.device)
+    n = k.shape[-2]
+    if log_marginals is None:
+        log_a, batch_shape = 0.0, broadcast_batch_shape(q, k)
+    else:
+        if log_marginals.ndim < 1 or log_marginals.shape[-1] != n:
+            raise ValueError(
+                f"log_marginals has shape {tuple(log_marginals.shape)}; expected (..., {n})"
+            )
+        log_a = log_marginals.to(q)
+        batch_shape = broadcast_batch_shape(q, k, log_a[..., None])
+    g = q.new_zeros((*batch_shape, n))
     error = float("inf")
     for _ in range(max_iters):
-        f = -_biased_lse(q, k, g, scale)
-        g_next = -_biased_lse(k, q, f, scale)
-        error = float((torch.exp((g - g_next).detach()) - 1.0).abs().max())
+        f = log_a - _biased_lse(q, k, g, scale)
+        g_next = log_a - _biased_lse(k, q, f, scale)
+        column_error = torch.exp((g - g_next).detach()) - 1.0  # NaN where g_next = -inf (mass 0)
+        error = float(column_error.where(~torch.isneginf(g_next), 0.0).abs().max())
         if error <= tol:
             return f, g
         g = g_next
@@ -120,11 +128,15 @@ def sinkhorn_matrix(
     k: Tensor,
     *,
     scale: float,
+    log_marginals: Tensor | None = None,
     tol: float | None = None,
     max_iters: int = DEFAULT_MAX_ITERS,
 ) -> Tensor:
-    """The doubly stochastic matrix P, shape (..., n, n), formed densely: for small n and tests."""
-    f, g = sinkhorn_potentials(q, k, scale=scale, tol=tol, max_iters=max_iters)
+    """The matrix P of ``sinkhorn_potentials``, shape (..., n, n), formed densely: for small n
+    and tests. Doubly stochastic by default; the plan with marginals e^{log_marginals} if given."""
+    f, g = sinkhorn_potentials(
+        q, k, scale=scale, log_marginals=log_marginals, tol=tol, max_iters=max_iters
+    )
     logits = scale * q @ k.transpose(-1, -2)
     return torch.exp(logits + f[..., :, None] + g[..., None, :])
 
@@ -135,15 +147,18 @@ def sinkhorn_attention(
     v: Tensor,
     *,
     scale: float,
+    log_marginals: Tensor | None = None,
     tol: float | None = None,
     max_iters: int = DEFAULT_MAX_ITERS,
 ) -> Tensor:
-    """out_i = sum_j P_ij v_j with P the doubly stochastic scaling of e^{scale <q_i, k_j>}.
+    """out_i = sum_j (P_ij / mu_i) v_j with P the scaling of e^{scale <q_i, k_j>} to marginals
+    (mu, mu), mu = e^{log_marginals} (doubly stochastic, mu = 1, when omitted).
 
-    Shapes: ``q``, ``k`` (..., n, e), ``v`` (..., n, e_v); returns (..., n, e_v). O(n d) memory:
-    Sinkhorn potentials as in ``sinkhorn_potentials``, then one softmax-attention call with key
-    bias g (row i of P is softmax_j(scale <q_i, k_j> + g_j)).
+    Shapes: ``q``, ``k`` (..., n, e), ``v`` (..., n, e_v), ``log_marginals`` (..., n); returns
+    (..., n, e_v). O(n d) memory: Sinkhorn potentials as in ``sinkhorn_potentials``, then one
+    softmax-attention call with key bias g (P_ij / mu_i = softmax_j(scale <q_i, k_j> + g_j)).
     """
-    q, k = _broadcast_batch(q, k)
-    _, g = sinkhorn_potentials(q, k, scale=scale, tol=tol, max_iters=max_iters)
-    return softmax_attention(*_with_key_bias(q, k, g, scale), v, scale=1.0)
+    _, g = sinkhorn_potentials(
+        q, k, scale=scale, log_marginals=log_marginals, tol=tol, max_iters=max_iters
+    )
+    return softmax_attention(q, k, v, scale=scale, key_bias=g)

@@ -1,19 +1,25 @@
 """Attention by streaming over key blocks with a running log-sum-exp (no n x n tensor held).
 
-For queries q_i, keys k_j and values v_j it returns, for every query,
+For queries q_i, keys k_j, values v_j and an optional key bias b_j it returns, for every query,
 
     out_i = sum_j e^{s_ij} v_j / sum_j e^{s_ij},   lse_i = log sum_j e^{s_ij},
-    s_ij = scale <q_i, k_j>,
+    s_ij = scale <q_i, k_j> + b_j,
 
-keeping a running maximum m_i so that only e^{s_ij - m_i} <= 1 is ever exponentiated (the online
+keeping a running maximum M_i so that only e^{s_ij - M_i} <= 1 is ever exponentiated (the online
 softmax of Milakov and Gimelshein, "Online normalizer calculation for softmax"). Memory is
 O(n d + block): queries and keys are tiled so that one tile holds at most ``block_elements``
 logits.
 
-Each tile costs one matrix product for the logits, an in-place shift and ``exp_``, and one
-accumulating product ``acc += e^{s - m} [v, 1]``: the values carry an extra column of ones, so the
-same product also accumulates the row sums. The running maximum is a constant shift that cancels
-exactly, so it is taken without gradient; derivatives of ``out`` and ``lse`` are unaffected.
+A bias b_j = log m_j weighs key j by a mass m_j >= 0 (weighted clouds, Sinkhorn potentials). A zero
+mass gives b_j = -inf and e^{s_ij} = 0; a tile whose logits of row i are all -inf is shifted by the
+dtype's lowest finite value instead of its maximum, so that no -inf - (-inf) arises. Every row
+needs one finite logit.
+
+Each tile costs one matrix product for the logits (``baddbmm`` onto the bias), an in-place shift
+and ``exp_``, and one accumulating product ``acc += e^{s - M} [v, 1]``: the values carry an extra
+column of ones, so the same product also accumulates the row sums. The running maximum is a
+constant shift that cancels exactly, so it is taken without gradient; derivatives of ``out`` and
+``lse`` are unaffected.
 
 ``attention_with_lse`` returns the same pair from one fused ``scaled_dot_product_attention`` call
 when no derivative is needed (the inference fast path), and falls back to ``streaming_attention``
@@ -68,18 +74,23 @@ def streaming_attention(
     scale: float,
     causal: bool = False,
     block_elements: int = BLOCK_ELEMENTS,
+    key_bias: Tensor | None = None,
 ) -> tuple[Tensor | None, Tensor]:
     """Softmax attention and its row log-sum-exp, streamed over key blocks.
 
     Shapes: ``q`` (..., n_q, e), ``k`` (..., n_k, e), ``v`` (..., n_k, e_v) or None (then only the
-    log-sum-exp is computed). Returns ``(out, lse)`` with ``out`` (..., n_q, e_v) or None and
-    ``lse`` (..., n_q). With ``causal`` query i sees keys j <= i only.
+    log-sum-exp is computed), ``key_bias`` (..., n_k) or None. Returns ``(out, lse)`` with ``out``
+    (..., n_q, e_v) or None and ``lse`` (..., n_q). With ``causal`` query i sees keys j <= i only.
     """
     n_q, n_k = q.shape[-2], k.shape[-2]
-    batch_shape = broadcast_batch_shape(q, k, *([] if v is None else [v]))
+    biases = _bias_as_matrix(key_bias, n_k)
+    batch_shape = broadcast_batch_shape(q, k, *([] if v is None else [v]), *biases)
     # Flatten the batch so that every product is one bmm / baddbmm; the scale goes into q once.
     q3 = (q * scale).expand(*batch_shape, n_q, q.shape[-1]).reshape(-1, n_q, q.shape[-1])
     k3 = k.expand(*batch_shape, n_k, k.shape[-1]).reshape(-1, n_k, k.shape[-1])
+    b3 = None
+    if key_bias is not None:  # (B, 1, n_k): broadcast over the queries by baddbmm
+        b3 = key_bias.to(q3).expand(*batch_shape, n_k).reshape(-1, 1, n_k)
     ones = k3.new_ones((k3.shape[0], n_k, 1))
     if v is None:
         v3 = ones
@@ -88,14 +99,14 @@ def streaming_attention(
         v3 = torch.cat((v3, ones.to(v3.dtype)), dim=-1)
     q_chunk, key_block = _tiles(q3.shape[0], n_q, n_k, block_elements)
     if q_chunk >= n_q:
-        out, lse = _stream_query_chunk(q3, k3, v3, causal, 0, key_block)
+        out, lse = _stream_query_chunk(q3, k3, v3, b3, causal, 0, key_block)
     else:  # outputs preallocated: chunk results kept in a list would fragment the heap
         out = q3.new_empty((q3.shape[0], n_q, v3.shape[-1] - 1))
         lse = q3.new_empty((q3.shape[0], n_q))
         for q_start in range(0, n_q, q_chunk):
             q_end = min(q_start + q_chunk, n_q)
             out[:, q_start:q_end], lse[:, q_start:q_end] = _stream_query_chunk(
-                q3[:, q_start:q_end], k3, v3, causal, q_start, key_block
+                q3[:, q_start:q_end], k3, v3, b3, causal, q_start, key_block
             )
     lse = lse.reshape(*batch_shape, n_q)
     if v is None:
@@ -103,22 +114,43 @@ def streaming_attention(
     return out.reshape(*batch_shape, n_q, v.shape[-1]), lse
 
 
+def _bias_as_matrix(key_bias: Tensor | None, n_k: int) -> list[Tensor]:
+    """[key_bias[..., None]] (batch shape first, for ``broadcast_batch_shape``), or []."""
+    if key_bias is None:
+        return []
+    if key_bias.ndim < 1 or key_bias.shape[-1] != n_k:
+        raise ValueError(f"key_bias has shape {tuple(key_bias.shape)}; expected (..., {n_k})")
+    return [key_bias[..., None]]
+
+
 def _stream_query_chunk(
-    q: Tensor, k: Tensor, v: Tensor, causal: bool, q_start: int, key_block: int
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    bias: Tensor | None,
+    causal: bool,
+    q_start: int,
+    key_block: int,
 ) -> tuple[Tensor, Tensor]:
-    """One query chunk: q (B, n_q, e) already scaled, k (B, n_k, e), v (B, n_k, e_v + 1)."""
+    """One query chunk: q (B, n_q, e) already scaled, k (B, n_k, e), v (B, n_k, e_v + 1),
+    bias (B, 1, n_k) or None."""
     n_q = q.shape[-2]
+    lowest = torch.finfo(q.dtype).min
     key_end = min(k.shape[-2], q_start + n_q) if causal else k.shape[-2]
     query_index = torch.arange(q_start, q_start + n_q, device=q.device)[:, None]
     running_max: Tensor | None = None
     acc = q.new_empty(0)
     for k_start in range(0, key_end, key_block):
         k_end = min(k_start + key_block, key_end)
-        weights = torch.bmm(q, k[:, k_start:k_end].transpose(-1, -2))
+        keys = k[:, k_start:k_end].transpose(-1, -2)
+        if bias is None:
+            weights = torch.bmm(q, keys)
+        else:
+            weights = torch.baddbmm(bias[..., k_start:k_end], q, keys)
         if causal and k_end - 1 > q_start:
             key_index = torch.arange(k_start, k_end, device=q.device)[None, :]
             weights.masked_fill_(key_index > query_index, -torch.inf)
-        block_max = weights.detach().amax(-1)
+        block_max = weights.detach().amax(-1).clamp_min_(lowest)  # all -inf: shift finite
         new_max = block_max if running_max is None else torch.maximum(running_max, block_max)
         weights.sub_(new_max[..., None]).exp_()
         if running_max is None:
@@ -135,7 +167,13 @@ def _stream_query_chunk(
 
 
 def attention_with_lse(
-    q: Tensor, k: Tensor, v: Tensor, *, scale: float, causal: bool = False
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    scale: float,
+    causal: bool = False,
+    key_bias: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """``streaming_attention(q, k, v, ...)``, by one fused attention call where that is exact.
 
@@ -148,43 +186,61 @@ def attention_with_lse(
     [v_j, 1, 0] for the real keys and [0, 0, 1] for the extra one. With Z_i = sum_j e^{s_ij} and
     D_i = Z_i + e^{a_i} the call returns sum_j e^{s_ij} v_j / D_i, u_i = Z_i / D_i and
     w_i = e^{a_i} / D_i, hence out_i = (sum_j e^{s_ij} v_j / D_i) / u_i and
-    lse_i = a_i + log u_i - log w_i, with no cancellation. a_i = |scale| |q_i| max_j |k_j| bounds
-    every logit of row i (Cauchy-Schwarz), so w_i >= 1 / (n_k + 1); if some u_i falls below
-    sqrt(tiny) (a_i far above lse_i) the streaming path is used instead. For ``causal`` a dummy
+    lse_i = a_i + log u_i - log w_i, with no cancellation. a_i = |scale| |q_i| max_j |k_j| +
+    max_j b_j bounds every logit of row i (Cauchy-Schwarz), so w_i >= 1 / (n_k + 1); if some u_i
+    falls below sqrt(tiny) (a_i far above lse_i) the streaming path is used instead. A key bias
+    enters as one more coordinate of queries and keys (``_with_key_bias``). For ``causal`` a dummy
     query is prepended as well, so that the causal mask of the (n + 1) x (n + 1) call lets query i
     see the extra key and keys 0..i. Memory stays O(n d) with torch's CPU kernel, which tiles
     (measured in BENCHMARKS.md); on CUDA it depends on the kernel torch selects (not measured).
     """
-    if not _fused_applicable(q, k, v):
-        return streaming_attention(q, k, v, scale=scale, causal=causal)
+    options = {"scale": scale, "causal": causal, "key_bias": key_bias}
+    if not _fused_applicable(q, k, v, key_bias):
+        return streaming_attention(q, k, v, **options)
     try:
-        fused = _fused_attention_lse(q, k, v, scale, causal)
+        fused = _fused_attention_lse(q, k, v, **options)
     except NotImplementedError:  # e.g. forward-mode AD through the fused kernel
         fused = None
     if fused is None:
-        return streaming_attention(q, k, v, scale=scale, causal=causal)
+        return streaming_attention(q, k, v, **options)
     return fused
 
 
-def _fused_applicable(q: Tensor, k: Tensor, v: Tensor) -> bool:
+def _fused_applicable(q: Tensor, k: Tensor, v: Tensor, key_bias: Tensor | None) -> bool:
     tensors = (q, k, v)
     if not fused_kernel_serves(q) or any(t.dtype != q.dtype for t in tensors):
         return False
+    if key_bias is not None:
+        tensors = (*tensors, key_bias)
     if any(t.device != q.device for t in tensors):
         return False
     return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
 
 
+def _with_key_bias(q: Tensor, k: Tensor, key_bias: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    """q' = [scale q, 1] and k' = [k, b] over the common batch shape, so that
+    <q'_i, k'_j> = scale <q_i, k_j> + b_j."""
+    batch_shape = broadcast_batch_shape(q, k, *_bias_as_matrix(key_bias, k.shape[-2]))
+    q = (q * scale).expand(*batch_shape, *q.shape[-2:])
+    k = k.expand(*batch_shape, *k.shape[-2:])
+    bias = key_bias.to(k).expand(*batch_shape, k.shape[-2])
+    return torch.cat((q, torch.ones_like(q[..., :1])), -1), torch.cat((k, bias[..., None]), -1)
+
+
 def _fused_attention_lse(
-    q: Tensor, k: Tensor, v: Tensor, scale: float, causal: bool
+    q: Tensor, k: Tensor, v: Tensor, *, scale: float, causal: bool, key_bias: Tensor | None
 ) -> tuple[Tensor, Tensor] | None:
     """The augmented fused call of ``attention_with_lse``; None where it would lose accuracy."""
+    key_norm = torch.linalg.vector_norm(k, dim=-1).amax(-1, keepdim=True)
+    bound = abs(scale) * torch.linalg.vector_norm(q, dim=-1) * key_norm
+    if key_bias is not None:
+        bound = bound + key_bias.to(bound).amax(-1, keepdim=True)
+        q, k = _with_key_bias(q, k, key_bias, scale)
+        scale = 1.0
     n_q, n_k, e, e_v = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
     batch_shape = broadcast_batch_shape(q, k, v)
     width = _fused_width(e + 1, e_v + 2, q.device)
     dummy = 1 if causal else 0
-    key_norm = torch.linalg.vector_norm(k, dim=-1).amax(-1, keepdim=True)
-    bound = abs(scale) * torch.linalg.vector_norm(q, dim=-1) * key_norm
     q_aug = q.new_zeros((*batch_shape, n_q + dummy, width))
     q_aug[..., dummy:, :e] = q * scale
     q_aug[..., dummy:, e] = bound
@@ -230,15 +286,26 @@ def _fused_width(e: int, e_v: int, device: torch.device) -> int:
 
 
 def softmax_attention(
-    q: Tensor, k: Tensor, v: Tensor, *, scale: float, causal: bool = False
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    scale: float,
+    causal: bool = False,
+    key_bias: Tensor | None = None,
 ) -> Tensor:
-    """out_i = sum_j e^{s_ij} v_j / sum_j e^{s_ij}, s_ij = scale <q_i, k_j>, in O(n d) memory.
+    """out_i = sum_j e^{s_ij} v_j / sum_j e^{s_ij}, s_ij = scale <q_i, k_j> + b_j, in O(n d)
+    memory (b = ``key_bias``, shape (..., n_k), or 0).
 
     One fused ``scaled_dot_product_attention`` call on inputs zero-padded to a common width where
-    a fused kernel serves (``fused_kernel_serves``), else ``streaming_attention``.
+    a fused kernel serves (``fused_kernel_serves``), else ``streaming_attention``. The bias enters
+    the fused call as one more coordinate of queries and keys (``_with_key_bias``).
     """
     if not fused_kernel_serves(q):
-        return streaming_attention(q, k, v, scale=scale, causal=causal)[0]
+        return streaming_attention(q, k, v, scale=scale, causal=causal, key_bias=key_bias)[0]
+    if key_bias is not None:
+        q, k = _with_key_bias(q, k, key_bias, scale)
+        scale = 1.0
     e, e_v = q.shape[-1], v.shape[-1]
     width = _fused_width(e, e_v, q.device)
     if width != e or width != e_v:
