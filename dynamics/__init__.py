@@ -6,8 +6,16 @@ A token cloud is a tensor of shape (..., n, d); every field is a ``torch.nn.Modu
 
 from dynamics.accelerated import DAMPINGS, Accelerated
 from dynamics.attention import MANIFOLDS, NORMALIZATIONS, SelfAttention
+from dynamics.circle import CIRCLE_NORMALIZATIONS, CircleVelocity, circle_kernels, circle_velocity
+from dynamics.distances import (
+    sliced_wasserstein2,
+    w1_particles_grid,
+    wasserstein2,
+    wasserstein_circle,
+)
 from dynamics.energy_gap import relative_energy_gap
 from dynamics.field import State, VectorField
+from dynamics.gaussian_closure import GaussianAttentionMoments
 from dynamics.in_context import (
     gradient_flow_prediction,
     gradient_step_attention,
@@ -48,11 +56,14 @@ from dynamics.streaming import (
 from dynamics.weighted import WithMasses, check_masses
 
 __all__ = [
+    "CIRCLE_NORMALIZATIONS",
     "DAMPINGS",
     "MANIFOLDS",
     "NORMALIZATIONS",
     "Accelerated",
     "AcceleratedLinearAttentionMoments",
+    "CircleVelocity",
+    "GaussianAttentionMoments",
     "LinearAttention",
     "LinearAttentionMoments",
     "SelfAttention",
@@ -61,6 +72,8 @@ __all__ = [
     "WithMasses",
     "attention_with_lse",
     "check_masses",
+    "circle_kernels",
+    "circle_velocity",
     "cluster_count",
     "cluster_labels",
     "exp_map",
@@ -84,10 +97,14 @@ __all__ = [
     "sinkhorn_attention",
     "sinkhorn_matrix",
     "sinkhorn_potentials",
+    "sliced_wasserstein2",
     "softmax_attention",
     "sphere_mixture",
     "spread_directions",
     "streaming_attention",
     "uniform_sphere",
     "von_mises_fisher",
+    "w1_particles_grid",
+    "wasserstein2",
+    "wasserstein_circle",
 ]

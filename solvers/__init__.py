@@ -8,17 +8,31 @@ with its order.
 from solvers.grid import step_grid, steps_per_interval
 from solvers.integrate import integrate
 from solvers.methods import METHODS, Method
+from solvers.particle_in_cell import (
+    PIC_STEPPERS,
+    ParticleInCellVelocity,
+    deposit,
+    particle_in_cell_circle,
+)
 from solvers.phase_space_steppers import leapfrog_step, nesterov_layer_step, symplectic_euler_step
 from solvers.sphere_steppers import exponential_euler_step, projected_euler_step
+from solvers.vlasov_grid import SCHEMES, SSP_STEPPERS, solve_vlasov_circle
 
 __all__ = [
     "METHODS",
+    "PIC_STEPPERS",
+    "SCHEMES",
+    "SSP_STEPPERS",
     "Method",
+    "ParticleInCellVelocity",
+    "deposit",
     "exponential_euler_step",
     "integrate",
     "leapfrog_step",
     "nesterov_layer_step",
+    "particle_in_cell_circle",
     "projected_euler_step",
+    "solve_vlasov_circle",
     "step_grid",
     "steps_per_interval",
     "symplectic_euler_step",
