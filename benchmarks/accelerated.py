@@ -8,7 +8,10 @@ great circles) and against one field evaluation alone; n tokens, float32, batch 
 interleaved rounds (see ``benchlib``). Target: a momentum step costs at most one field evaluation
 plus O(n d) work, taken here as at most 1.15x the plain layer at n = 4096.
 
-Run: ``python benchmarks/accelerated.py [--n 4096] [--d 3] [--manifold sphere] [--device cpu]``.
+Run: ``python benchmarks/accelerated.py [--n 4096] [--d 3] [--manifold sphere] [--threads 1]``.
+On a machine shared with other busy processes, ``--threads 1`` avoids measuring OpenMP waits: with
+two threads every parallel region (even ``torch.cos`` of 4096 numbers) waits for a descheduled
+thread, about 8 ms here under load, which makes the O(n d) work look like another evaluation.
 """
 
 from __future__ import annotations
@@ -31,8 +34,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=4096, help="tokens")
     parser.add_argument("--d", type=int, default=3, help="token dimension")
     parser.add_argument("--manifold", choices=("euclidean", "sphere"), default="euclidean")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)"
+    )
     benchlib.add_common_args(parser, repeats=15, warmup=2)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     generator = torch.Generator().manual_seed(0)
     x = uniform_sphere(args.n, args.d, generator=generator).to(args.device)
     v = torch.zeros_like(x)
