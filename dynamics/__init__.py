@@ -6,6 +6,7 @@ A token cloud is a tensor of shape (..., n, d); every field is a ``torch.nn.Modu
 
 from dynamics.accelerated import DAMPINGS, Accelerated
 from dynamics.attention import MANIFOLDS, NORMALIZATIONS, SelfAttention
+from dynamics.blocks import FeedForward, MultiHeadAttention, TransformerBlock
 from dynamics.circle import CIRCLE_NORMALIZATIONS, CircleVelocity, circle_kernels, circle_velocity
 from dynamics.distances import (
     sliced_wasserstein2,
@@ -53,9 +54,11 @@ from dynamics.streaming import (
     softmax_attention,
     streaming_attention,
 )
+from dynamics.time_dependent import BASES, TimeDependent, basis_functions
 from dynamics.weighted import WithMasses, check_masses
 
 __all__ = [
+    "BASES",
     "CIRCLE_NORMALIZATIONS",
     "DAMPINGS",
     "MANIFOLDS",
@@ -63,14 +66,19 @@ __all__ = [
     "Accelerated",
     "AcceleratedLinearAttentionMoments",
     "CircleVelocity",
+    "FeedForward",
     "GaussianAttentionMoments",
     "LinearAttention",
     "LinearAttentionMoments",
+    "MultiHeadAttention",
     "SelfAttention",
     "State",
+    "TimeDependent",
+    "TransformerBlock",
     "VectorField",
     "WithMasses",
     "attention_with_lse",
+    "basis_functions",
     "check_masses",
     "circle_kernels",
     "circle_velocity",

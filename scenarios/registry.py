@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from scenarios import acceleration, clustering, in_context
+from scenarios import acceleration, clustering, in_context, train
 from scenarios.config import ConfigError, did_you_mean
 
 SCENARIOS: dict[str, ModuleType] = {
     "clustering": clustering,
     "in_context": in_context,
     "acceleration": acceleration,
+    "train": train,
 }
 
 

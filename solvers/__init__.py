@@ -7,6 +7,7 @@ with its order.
 
 from solvers.grid import step_grid, steps_per_interval
 from solvers.integrate import integrate
+from solvers.kinetic import KineticAugmented, integrate_with_kinetic, kinetic_rate
 from solvers.methods import METHODS, Method
 from solvers.particle_in_cell import (
     PIC_STEPPERS,
@@ -23,11 +24,14 @@ __all__ = [
     "PIC_STEPPERS",
     "SCHEMES",
     "SSP_STEPPERS",
+    "KineticAugmented",
     "Method",
     "ParticleInCellVelocity",
     "deposit",
     "exponential_euler_step",
     "integrate",
+    "integrate_with_kinetic",
+    "kinetic_rate",
     "leapfrog_step",
     "nesterov_layer_step",
     "particle_in_cell_circle",

@@ -1,0 +1,185 @@
+"""The train scenario end to end on a tiny config: files, metrics, checkpoints and resuming."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import pytest
+import torch
+
+from scenarios import train
+from scenarios.cli import main
+from scenarios.config import config_to_dict
+from scenarios.runner import run_scenario
+from scenarios.train import (
+    TrainConfig,
+    best_lambda,
+    build_model,
+    load_data,
+    lr_factor,
+    model_names,
+    simulate,
+    straightness,
+)
+from tests.scenarios.helpers import strict_json
+
+TINY = {
+    "samples": 100,
+    "d": 8,
+    "heads": 2,
+    "layers": 2,
+    "steps": 2,
+    "lambdas": (0.0, 0.5),
+    "epochs": 2,
+    "batch_size": 40,
+}
+"""Three small models (discrete, lambda = 0, lambda = 0.5), two epochs on 80 signals."""
+
+STEMS = ("learning_curves", "accuracy_vs_lambda", "trajectories")
+NAMES = ("discrete", "ode_lambda_0", "ode_lambda_0.5")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny") / "train"
+    config = TrainConfig(**TINY)
+    return out, config, run_scenario("train", config, out)
+
+
+def test_run_writes_metrics_config_figures_and_checkpoints(tiny_run):
+    out, config, metrics = tiny_run
+    expected = {"metrics.json", "config.json", "checkpoints"}
+    expected |= {f"{stem}.{extension}" for stem in STEMS for extension in ("png", "pdf")}
+    assert {path.name for path in out.iterdir()} == expected
+    assert sorted(metrics["figures"]) == sorted(STEMS)
+    assert metrics["checkpoints"] == sorted(f"checkpoints/{name}.pt" for name in NAMES)
+    assert {path.name for path in (out / "checkpoints").iterdir()} == {f"{n}.pt" for n in NAMES}
+    for stem in STEMS:
+        assert (out / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    written = strict_json((out / "metrics.json").read_text())
+    assert written == json.loads(json.dumps(metrics))
+    assert written["parameters"] == config_to_dict(config)
+
+
+def test_metrics_are_sane(tiny_run):
+    _, config, metrics = tiny_run
+    models = metrics["models"]
+    assert list(models) == list(NAMES) == model_names(config)
+    d, hidden, n, f = 8, 32, metrics["data"]["tokens"], metrics["data"]["features"]
+    block = 4 * d * d + 4 * d + 2 * d * hidden + hidden + d + 4 * d
+    shared = f * d + d + n * d + 2 * d + 10 * d + 10
+    assert models["discrete"]["parameter_count"] == config.layers * block + shared
+    assert models["ode_lambda_0"]["parameter_count"] == block + shared
+    assert metrics["data"] == {"train": 80, "test": 20, "tokens": 9, "features": 8}
+    for name, entry in models.items():
+        assert entry["nfe"] == 2, name  # two layers; two Euler steps
+        assert 0 <= entry["test_accuracy"] <= 1 and entry["epochs_run"] == 2
+        assert 0 < entry["straightness"] <= 1 + 1e-6 and entry["kinetic_energy"] > 0
+        assert entry["wall_time_s"] > 0 and math.isfinite(entry["final_train_loss"])
+        assert len(metrics["history"][name]["test_accuracy"]) == 2
+    assert metrics["best_lambda"] == 0.5
+    assert len(train.summary_lines(metrics)) == 3
+
+
+def test_checkpoints_reproduce_the_predictions_bit_for_bit(tmp_path):
+    config = TrainConfig(**TINY)
+    data, trained = simulate(config, tmp_path)
+    for entry in trained:
+        model = build_model(config, entry.name, data)
+        state = torch.load(tmp_path / "checkpoints" / f"{entry.name}.pt", weights_only=True)
+        model.load_state_dict(state["model"])
+        entry.model.eval()
+        model.eval()
+        with torch.no_grad():
+            assert torch.equal(model(data.x_test), entry.model(data.x_test)), entry.name
+
+
+def test_training_reduces_the_loss(tmp_path):
+    options = {"samples": 200, "epochs": 6, "batch_size": 20, "lr": 1e-2, "lambdas": (0.0,)}
+    config = TrainConfig(**{**TINY, **options})
+    _, trained = simulate(config, tmp_path)
+    for entry in trained:
+        losses = entry.history["train_loss"]
+        # falls every epoch, to well below log 10, the loss of a uniform guess over 10 classes
+        assert all(b < a for a, b in itertools.pairwise(losses)), (entry.name, losses)
+        assert losses[-1] < 0.9 * math.log(10), (entry.name, losses)
+
+
+def test_resume_continues_from_the_checkpoints(tiny_run, tmp_path):
+    out, _, metrics = tiny_run
+    same = run_scenario(
+        "train", TrainConfig(**TINY, resume=str(out), figures=False), tmp_path / "same"
+    )
+    for name in NAMES:
+        assert same["models"][name]["epochs_run"] == 0
+        assert same["models"][name]["test_accuracy"] == metrics["models"][name]["test_accuracy"]
+        assert same["history"][name] == metrics["history"][name]
+    longer = run_scenario(
+        "train",
+        TrainConfig(**{**TINY, "epochs": 3}, resume=str(out), figures=False),
+        tmp_path / "longer",
+    )
+    for name in NAMES:
+        assert longer["models"][name]["epochs_run"] == 1
+        history = longer["history"][name]["train_loss"]
+        assert len(history) == 3 and history[:2] == metrics["history"][name]["train_loss"]
+
+
+def test_resume_refuses_a_checkpoint_of_another_model(tiny_run, tmp_path):
+    out, _, _ = tiny_run
+    config = TrainConfig(**{**TINY, "d": 4}, resume=str(out), figures=False)
+    with pytest.raises(ValueError, match=r"d=8"):
+        run_scenario("train", config, tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+
+
+def test_straightness_closed_forms():
+    line = torch.linspace(0, 1, 5)[:, None, None] * torch.tensor([[3.0, 4.0]])
+    assert float(straightness(line)) == pytest.approx(1.0)
+    corner = torch.tensor([[[0.0, 0.0]], [[1.0, 0.0]], [[1.0, 1.0]]])
+    assert float(straightness(corner)) == pytest.approx(math.sqrt(2) / 2)
+    back = torch.tensor([[[0.0, 0.0]], [[1.0, 0.0]], [[0.0, 0.0]]])
+    assert float(straightness(back)) == 0.0
+    with pytest.raises(ValueError, match="times >= 2"):
+        straightness(line[:1])
+
+
+def test_best_lambda_rule():
+    assert best_lambda({0.0: 0.90, 0.1: 0.895, 1.0: 0.85}) == 0.1
+    assert best_lambda({0.0: 0.90, 0.1: 0.80, 1.0: 0.85}) == 1.0
+    assert best_lambda({0.0: 0.90}) is None
+
+
+def test_learning_rate_schedule():
+    total = 200  # warmup over 10 steps
+    assert lr_factor(0, total) == pytest.approx(0.1)
+    assert lr_factor(9, total) == pytest.approx(1.0)
+    assert lr_factor(10 + 95, total) == pytest.approx(0.5)
+    assert lr_factor(total, total) == pytest.approx(0.0)
+
+
+def test_data_follows_the_config():
+    data = load_data(TrainConfig(samples=50, patch=5, stride=5))
+    assert data.x_train.shape == (40, 8, 5)
+
+
+@pytest.mark.parametrize(
+    ("setting", "name"),
+    [
+        (["d=10"], "d"),
+        (["lambdas=0,0"], "lambdas"),
+        (["method=projected_euler"], "method"),
+        (["basis_size=3"], "basis_size"),
+        (["patch=41"], "patch"),
+        (["resume=/nonexistent/run"], "resume"),
+    ],
+)
+def test_impossible_values_are_refused_and_nothing_written(tmp_path, capsys, setting, name):
+    out_dir = tmp_path / "out"
+    code = main(["run", "train", "--out", str(out_dir), "--set", *setting])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert not out_dir.exists() and list(tmp_path.iterdir()) == []
+    assert len(err.strip().splitlines()) == 1 and f"{name}=" in err
