@@ -30,6 +30,7 @@ from dynamics.linear_attention import (
     LinearAttentionMoments,
     second_moment,
 )
+from dynamics.lora import LoRA
 from dynamics.observables import (
     cluster_count,
     cluster_labels,
@@ -38,6 +39,7 @@ from dynamics.observables import (
     min_pairwise_cosine,
     pairwise_cosines,
 )
+from dynamics.partitions import adjusted_rand_index
 from dynamics.sampling import (
     gaussian,
     separated_groups,
@@ -70,6 +72,7 @@ __all__ = [
     "GaussianAttentionMoments",
     "LinearAttention",
     "LinearAttentionMoments",
+    "LoRA",
     "MultiHeadAttention",
     "SelfAttention",
     "State",
@@ -77,6 +80,7 @@ __all__ = [
     "TransformerBlock",
     "VectorField",
     "WithMasses",
+    "adjusted_rand_index",
     "attention_with_lse",
     "basis_functions",
     "check_masses",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from scenarios import acceleration, clustering, in_context, train
+from scenarios import acceleration, clustering, in_context, lora, train
 from scenarios.config import ConfigError, did_you_mean
 
 SCENARIOS: dict[str, ModuleType] = {
@@ -17,6 +17,7 @@ SCENARIOS: dict[str, ModuleType] = {
     "in_context": in_context,
     "acceleration": acceleration,
     "train": train,
+    "lora": lora,
 }
 
 
