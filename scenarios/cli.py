@@ -1,9 +1,16 @@
-"""The ``attnflow`` command: list scenarios and run one into an output directory.
+"""The ``attnflow`` command: list scenarios, run one into an output directory, sweep one over a
+grid of config values and seeds, and plot a sweep's table.
 
     attnflow list
     attnflow run NAME [--set KEY=VALUE ...] [--config FILE.toml] [--out DIR] [--seed N]
                       [--device cpu|cuda]
     attnflow run NAME --help        # the scenario's config fields, types, defaults, meanings
+    attnflow sweep SCENARIO --grid KEY=V1,V2,... [--grid ...] [--seeds N] [--set KEY=VALUE ...]
+                   [--backend local|dask] [--address tcp://HOST:PORT] [--workers K] [--out DIR]
+    attnflow plot phase DIR --x KEY [--y KEY] --value NAME
+
+A sweep (``scenarios.sweep``) appends each finished point to DIR/results.jsonl and results.csv; an
+interrupted sweep exits with status 130 and resumes when the same command is run again.
 
 A config the scenario cannot run (unknown key, wrong type, impossible value, unreadable TOML,
 unavailable device) is refused before any work with one line on stderr,
@@ -23,10 +30,22 @@ from pathlib import Path
 from scenarios.config import ConfigError, config_fields, resolve_config
 from scenarios.registry import SCENARIOS, get_scenario, summary
 from scenarios.runner import default_out_dir, run_scenario
+from scenarios.sweep import (
+    JOURNAL_FILE,
+    SPEC_FILE,
+    TABLE_FILE,
+    default_sweep_dir,
+    plan_sweep,
+    read_journal,
+    run_sweep,
+)
+from scenarios.sweep_backends import check_backend
+from scenarios.sweep_plots import plot_phase
 
 PROG = "attnflow"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _WIDTH = 100
+RESULT_FILES = f"{SPEC_FILE}, {JOURNAL_FILE}, {TABLE_FILE}"
 
 
 class UsageError(Exception):
@@ -77,7 +96,69 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", metavar="cpu|cuda", help="torch device (overrides the field device)"
     )
     parser.run_parser = run  # type: ignore[attr-defined]
+    _add_sweep_parser(commands)
+    _add_plot_parser(commands)
     return parser
+
+
+def _add_sweep_parser(commands: argparse._SubParsersAction) -> None:
+    sweep = commands.add_parser(
+        "sweep",
+        help="run a scenario over a grid of config values and seeds (resumable)",
+        usage=f"{PROG} sweep SCENARIO --grid KEY=V1,V2,... [--grid ...] [--seeds N] "
+        "[--set KEY=VALUE ...] [--backend local|dask] [--address tcp://HOST:PORT] [--workers K] "
+        "[--out DIR]",
+        description="Every combination of the grid values is a point; the seeds of a point are "
+        "solved as one batched solve. Each finished point is appended to DIR/results.jsonl and "
+        "DIR/results.csv; rerunning the same command skips finished points.",
+    )
+    sweep.add_argument("name", metavar="SCENARIO", help="a scenario with sweep support")
+    sweep.add_argument(
+        "--grid",
+        dest="grids",
+        metavar="KEY=V1,V2,...",
+        action="append",
+        default=[],
+        help="config values to sweep (repeatable: the points are the cartesian product); a "
+        "tuple field takes one element per point, e.g. --grid betas=1,4,9",
+    )
+    sweep.add_argument("--seeds", metavar="N", type=int, default=1, help="seeds per point (1)")
+    sweep.add_argument(
+        "--set",
+        dest="assignments",
+        metavar="KEY=VALUE",
+        action="extend",
+        nargs="+",
+        default=[],
+        help="config fields shared by every point (repeatable); seed=S sets the first seed",
+    )
+    sweep.add_argument("--backend", metavar="local|dask", default="local", help="local (default)")
+    sweep.add_argument(
+        "--address", metavar="tcp://HOST:PORT", help="Dask scheduler (default: a LocalCluster)"
+    )
+    sweep.add_argument(
+        "--workers", metavar="K", type=int, help="processes (default: one per CPU core)"
+    )
+    sweep.add_argument(
+        "--out", metavar="DIR", type=Path, help="sweep directory (figures/sweeps/SCENARIO)"
+    )
+
+
+def _add_plot_parser(commands: argparse._SubParsersAction) -> None:
+    plot = commands.add_parser(
+        "plot",
+        help="draw a sweep's table: a heat map over two keys, or lines with seed bands",
+        usage=f"{PROG} plot phase DIR --x KEY [--y KEY] --value NAME",
+        description="Writes DIR/phase_VALUE_X_Y.png/.pdf (a heat map of the mean over seeds) "
+        "with --y, else DIR/line_VALUE_X.png/.pdf (the mean over seeds +- one standard error). "
+        "NAME is a metric column, or COLUMN_prob for the fraction of seeds where a 0/1 column "
+        "is 1.",
+    )
+    plot.add_argument("kind", metavar="phase", choices=("phase",), help="the kind of figure")
+    plot.add_argument("directory", metavar="DIR", type=Path, help="a sweep directory")
+    plot.add_argument("--x", required=True, metavar="KEY", help="key column on the x axis")
+    plot.add_argument("--y", metavar="KEY", help="key column on the y axis (a heat map)")
+    plot.add_argument("--value", required=True, metavar="NAME", help="what to show")
 
 
 def scenario_help(name: str) -> str:
@@ -153,6 +234,12 @@ def _main(argv: list[str]) -> int:
     if args.command == "list":
         print(list_text())
         return EXIT_OK
+    if args.command == "sweep":
+        return _sweep(args)
+    if args.command == "plot":
+        paths = plot_phase(args.directory, x=args.x, y=args.y, value=args.value)
+        print(f"wrote {', '.join(str(path) for path in paths)}")
+        return EXIT_OK
     if args.help:
         print(scenario_help(args.name) if args.name else _run_help(parser))
         return EXIT_OK
@@ -180,6 +267,40 @@ def _main(argv: list[str]) -> int:
     if summarize is not None:
         print("\n".join(summarize(metrics)))
     print(f"wrote {out_dir}/ (metrics.json, config.json, figures) in {elapsed:.1f} s")
+    return EXIT_OK
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """``attnflow sweep``: plan (refusing bad input), then solve the missing points."""
+    sweep = plan_sweep(args.name, args.grids, args.seeds, args.assignments)
+    check_backend(args.backend, args.workers, args.address)
+    out_dir = args.out if args.out is not None else default_sweep_dir(args.name)
+    total = len(sweep.points)
+    try:
+        report = run_sweep(
+            sweep, out_dir, backend=args.backend, workers=args.workers, address=args.address
+        )
+    except KeyboardInterrupt:
+        done = len(read_journal(out_dir))
+        _error(
+            f"interrupted; {done} of {total} points are saved in {out_dir}/; "
+            "rerun the same command to resume"
+        )
+        return EXIT_INTERRUPTED
+    except ConfigError:
+        raise
+    except (ValueError, RuntimeError, OSError) as error:
+        done = len(read_journal(out_dir))
+        _error(
+            f"sweep of {args.name!r} failed: {error}; {done} of {total} points are saved in "
+            f"{out_dir}/"
+        )
+        return EXIT_FAILED
+    print(
+        f"{total} points x {len(sweep.seeds)} seeds: {report.solved} solved, "
+        f"{report.already_done} already done; wrote {out_dir}/ ({RESULT_FILES}) "
+        f"in {report.seconds:.1f} s"
+    )
     return EXIT_OK
 
 

@@ -30,7 +30,8 @@ drawn by ``scenarios.clustering_figures``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -432,3 +433,145 @@ def summary_lines(metrics: dict[str, object]) -> list[str]:
             f"E/E_max at T: {'n/a' if energy is None else f'{energy:.4f}'}"
         )
     return lines
+
+
+# Sweeps (``attnflow sweep clustering``, see ``scenarios.sweep``): every seed of a point is one
+# system of a single batched solve per (normalization, beta) run.
+
+SWEEP_KEYS = ("normalization", "beta")
+"""Row columns that name the run within a sweep point (the other columns are metrics)."""
+
+SWEEP_DEFAULTS: dict[str, object] = {"method": "dopri5", "figures": False}
+"""A sweep starts from these values (``--set`` overrides them): a method that controls each
+seed's error separately in a batched solve, and no figures (a sweep draws none)."""
+
+
+def validate_sweep(config: ClusteringConfig) -> None:
+    """Refuse settings a batched seed solve cannot honour (raises ValueError)."""
+    if config.method == "scipy_solver":
+        raise ValueError(
+            "method='scipy_solver' is not accepted in a sweep: LSODA would integrate all seeds "
+            "as one system (one error norm, a dense Jacobian of the whole batch); use an "
+            "adaptive method such as dopri5 (the sweep default) or a fixed-step method"
+        )
+
+
+def initial_clouds(config: ClusteringConfig, seeds: Sequence[int]) -> Tensor:
+    """The initial clouds of ``seeds``, shape (len(seeds), n, d): cloud k is exactly
+    ``initial_cloud`` of the config with ``seed = seeds[k]`` (one generator per seed)."""
+    return torch.stack([initial_cloud(replace(config, seed=seed)) for seed in seeds])
+
+
+def sweep_point(config: ClusteringConfig, seeds: Sequence[int]) -> list[dict[str, object]]:
+    """One row per (normalization, beta, seed): the metrics of ``RunResult.metrics`` for that run
+    (but ``max_energy_decrease``, see ``_batched_metrics``) plus ``single_cluster`` (1 if there is
+    one cluster at T, else 0).
+
+    Each (normalization, beta) run integrates the clouds of all ``seeds`` as one batched solve
+    (the solver controls each seed's error separately). Raises RuntimeError like ``simulate``.
+    """
+    config.validate()
+    validate_sweep(config)
+    x0 = initial_clouds(config, seeds)
+    times = output_times(config)
+    rows = []
+    for normalization in config.normalizations:
+        for beta in config.betas:
+            field_ = dynamics.SelfAttention(config.d, beta=beta, normalization=normalization)
+            with torch.no_grad():
+                xs = solvers.integrate(
+                    field_,
+                    x0,
+                    times.to(x0),
+                    method=config.method,
+                    step_size=config.step_size or None,
+                    rtol=config.rtol,
+                    atol=config.atol,
+                )
+            if not bool(torch.isfinite(xs).all()):
+                raise RuntimeError(
+                    f"{run_key(normalization, beta)}: method {config.method!r} returned "
+                    "non-finite values; try a smaller beta or T, or another method"
+                )
+            metrics = _batched_metrics(config, float(beta), times, xs)
+            for index, seed in enumerate(seeds):
+                row: dict[str, object] = {
+                    "seed": seed,
+                    "normalization": normalization,
+                    "beta": float(beta),
+                }
+                row.update({name: values[index] for name, values in metrics.items()})
+                rows.append(row)
+    return rows
+
+
+def _batched_metrics(
+    config: ClusteringConfig, beta: float, times: Tensor, xs: Tensor
+) -> dict[str, list[object]]:
+    """Metrics of every system of a batched trajectory ``xs`` (len(t), S, n, d), as lists of
+    length S, with the definitions of ``RunResult.metrics`` (None where it gives None).
+
+    ``max_energy_decrease`` is left out: it needs the energy at every output time, which costs
+    about as much as the batched solve itself; the other metrics need the clouds at 0 and T and
+    the connectivity of the link graph up to each system's first single cluster.
+    """
+    norms = torch.linalg.vector_norm(xs, dim=-1)
+    unit = xs / norms[..., None]
+    count = dynamics.cluster_count(unit[-1], config.cluster_tol).cpu()
+    first_single = _first_single_cluster(unit, config.cluster_tol).tolist()
+    time_values = times.tolist()
+    none = [None] * xs.shape[1]
+    if beta > 0:
+        log_max = beta - math.log(2 * beta)
+        energy = torch.exp(dynamics.log_interaction_energy(unit[[0, -1]], beta) - log_max)
+        initial, final = energy.cpu().double().tolist()
+    else:
+        initial = final = none
+    return {
+        "final_cluster_count": count.tolist(),
+        "single_cluster": (count == 1).int().tolist(),
+        "min_cosine_at_T": dynamics.min_pairwise_cosine(unit[-1]).clamp(-1.0, 1.0).tolist(),
+        "time_to_single_cluster": [None if i < 0 else time_values[i] for i in first_single],
+        "initial_normalized_energy": initial,
+        "final_normalized_energy": final,
+        "max_norm_error": (norms - 1).abs().flatten(2).amax(-1).amax(0).cpu().tolist(),
+    }
+
+
+def _first_single_cluster(unit: Tensor, tol: float) -> Tensor:
+    """Index of the first output time at which each system of ``unit`` (len(t), S, n, d) forms a
+    single cluster (``cluster_count == 1``), -1 if it never does.
+
+    Scans blocks of output times in order and drops each system once it is found, so a system
+    that clusters early costs only its first output times. A link graph with every pair linked is
+    one cluster, one with an isolated token is not; only the others are searched
+    (``_connected``).
+    """
+    steps, systems, n = unit.shape[0], unit.shape[1], unit.shape[2]
+    first = torch.full((systems,), -1, dtype=torch.long, device=unit.device)
+    pending = torch.arange(systems, device=unit.device)
+    eye = torch.eye(n, dtype=torch.bool, device=unit.device)
+    start = 0
+    while start < steps and len(pending) > 0:
+        chunk = max(1, _OBSERVABLE_BLOCK // (len(pending) * n * n))
+        linked = dynamics.pairwise_cosines(unit[start : start + chunk, pending]) > 1.0 - tol
+        single = linked.all(-1).all(-1)
+        unsure = ~single & (linked & ~eye).any(-1).all(-1)
+        single[unsure] = _connected(linked[unsure])
+        found = single.any(0)
+        first[pending[found]] = start + single[:, found].int().argmax(0)
+        pending = pending[~found]
+        start += chunk
+    return first.cpu()
+
+
+def _connected(linked: Tensor) -> Tensor:
+    """Whether each graph of a (..., n, n) symmetric adjacency with self-loops is connected, i.e.
+    has one cluster under ``dynamics.cluster_labels``' rule: grow the set of tokens reached from
+    token 0 by one link at a time until it stops growing (at most n - 1 steps)."""
+    reached = linked[..., 0, :]
+    while True:
+        grown = (reached[..., :, None] & linked).any(-2)
+        if torch.equal(grown, reached):
+            return reached.all(-1)
+        reached = grown

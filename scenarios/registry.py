@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from scenarios import acceleration, clustering, in_context, lora, train
+from scenarios import acceleration, clustering, in_context, lora, phase_diagram, train
 from scenarios.config import ConfigError, did_you_mean
 
 SCENARIOS: dict[str, ModuleType] = {
@@ -18,6 +18,7 @@ SCENARIOS: dict[str, ModuleType] = {
     "acceleration": acceleration,
     "train": train,
     "lora": lora,
+    "phase_diagram": phase_diagram,
 }
 
 

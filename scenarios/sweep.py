@@ -1,0 +1,502 @@
+"""Sweeps: a scenario over a grid of config values and seeds, each point one batched solve.
+
+    attnflow sweep SCENARIO --grid KEY=V1,V2,... [--grid ...] [--seeds N] [--set KEY=VALUE ...]
+                   [--backend local|dask] [--address tcp://HOST:PORT] [--workers K] [--out DIR]
+
+A *point* is one combination of the grid values (the cartesian product, in the order the grids
+are given); every point runs the seeds ``seed, seed + 1, ..., seed + N - 1`` (``seed`` from the
+config, default 0) together.
+
+**The protocol.** A scenario module supports sweeps by defining
+
+    def sweep_point(config, seeds: Sequence[int]) -> list[dict[str, object]]
+
+which runs ``config`` for every seed at once (the seeds' systems stacked along a leading batch
+dimension of one solve, never a Python loop of solves) and returns flat rows of scalars (int,
+float, str, bool or None): one row per seed, or per seed and run where one config holds several
+runs. Every row has the key ``"seed"`` and the same keys in the same order. Optionally also:
+
+- ``SWEEP_KEYS``: the row keys that name a run within a point (e.g. clustering's
+  ``("normalization", "beta")``); the other keys are metrics;
+- ``SWEEP_DEFAULTS``: config values a sweep starts from (``--set`` and ``--grid`` override them);
+- ``validate_sweep(config)``: raises ValueError for a config the scenario runs but cannot batch.
+
+**Grid values** are read by the config machinery (``scenarios.config``): ``--grid d=2,3,8`` makes
+three points; for a tuple field each value is one point with a one-element tuple
+(``--grid betas=1,4`` runs betas=(1,) and betas=(4,)). Every point's config is built and validated
+(unknown key, empty or repeated values, wrong type, impossible value) before anything is written:
+a refusal is one ConfigError line.
+
+**The sweep directory** (``--out``, default ``figures/sweeps/SCENARIO``):
+
+- ``sweep.json``: the spec (scenario, grid, seeds, the config shared by every point, the key
+  columns). It is written before the first point; a rerun with a different spec is refused.
+- ``results.jsonl``: the journal, one JSON line per finished point
+  (``{"index": i, "point": {...}, "rows": [...]}``), appended as one ``write`` of the complete line
+  followed by ``fsync``. Rule for a torn last line (a crash in mid-write, e.g. power loss): a final
+  line without its newline is cut off when the sweep reopens the directory, and that point is
+  solved again; readers ignore it.
+- ``results.csv``: the same rows as a table (columns: the grid keys, ``seed``, the scenario's
+  ``SWEEP_KEYS``, then the metrics; empty cells for None), appended the same way after each
+  journal line, and rewritten from the journal (write a temporary file, fsync, rename) when a
+  sweep opens the directory and when it completes. On completion both files are rewritten in the
+  canonical order (points in grid order, each point's rows as ``sweep_point`` returned them), so
+  the finished table is the same whichever backend ran it and however often it was interrupted.
+
+A rerun of the same command skips the points in the journal, so a killed sweep resumes and loses
+at most the points that were being solved. Only one sweep at a time may write to a directory
+(an advisory lock on it).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import itertools
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+from scenarios import registry
+from scenarios.config import (
+    ConfigError,
+    config_fields,
+    config_to_dict,
+    did_you_mean,
+    format_value,
+    parse_text,
+    resolve_config,
+)
+from scenarios.output import jsonable
+from scenarios.progress import progress
+from scenarios.sweep_backends import open_backend
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock
+    fcntl = None
+
+SPEC_FILE = "sweep.json"
+JOURNAL_FILE = "results.jsonl"
+TABLE_FILE = "results.csv"
+MAX_SEED = 2**63
+
+
+def default_sweep_dir(scenario: str) -> Path:
+    """``figures/sweeps/SCENARIO``, relative to the current directory."""
+    return Path("figures") / "sweeps" / scenario
+
+
+def sweep_scenarios() -> list[str]:
+    """The registered scenarios that implement ``sweep_point``."""
+    return [name for name, module in registry.SCENARIOS.items() if hasattr(module, "sweep_point")]
+
+
+@dataclasses.dataclass(frozen=True)
+class PointTask:
+    """One point to solve: the scenario, the point's index in the grid, its config and seeds."""
+
+    scenario: str
+    index: int
+    config: object
+    seeds: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """A validated sweep: the grid, the seeds and every point's config, nothing run yet."""
+
+    scenario: str
+    grid: dict[str, tuple[object, ...]]
+    seeds: tuple[int, ...]
+    shared: dict[str, object]
+    key_columns: tuple[str, ...]
+    points: tuple[dict[str, object], ...]
+    configs: tuple[object, ...]
+
+    def spec(self) -> dict[str, object]:
+        """What ``sweep.json`` holds: everything that determines the table."""
+        return jsonable(
+            {
+                "scenario": self.scenario,
+                "grid": self.grid,
+                "seeds": {"first": self.seeds[0], "count": len(self.seeds)},
+                "config": self.shared,
+                "key_columns": self.key_columns,
+            }
+        )
+
+    def tasks(self, skip: set[int] | frozenset[int] = frozenset()) -> list[PointTask]:
+        """A task per point whose index is not in ``skip``, in grid order."""
+        return [
+            PointTask(self.scenario, index, config, self.seeds)
+            for index, config in enumerate(self.configs)
+            if index not in skip
+        ]
+
+
+def plan_sweep(
+    scenario: str, grids: Sequence[str], seeds: int, assignments: Sequence[str] = ()
+) -> Sweep:
+    """Parse ``--grid KEY=V1,V2,...`` items and ``--set`` assignments; build and validate every
+    point's config. Raises ConfigError (one line) for any problem; runs and writes nothing."""
+    module = registry.get_scenario(scenario)
+    if not hasattr(module, "sweep_point"):
+        raise ConfigError(
+            f"scenario {scenario!r} does not support sweeps (it has no sweep_point); "
+            f"scenarios that do: {', '.join(sweep_scenarios())}"
+        )
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"--seeds {seeds!r} is not accepted; expected an integer >= 1")
+    grid, grid_texts = parse_grid(module.Config, grids, scenario)
+    base = [f"{key}={format_value(value)}" for key, value in module_defaults(module).items()]
+    base += list(assignments)
+    combinations = list(itertools.product(*(range(len(values)) for values in grid.values())))
+    points, configs = [], []
+    for combination in combinations:
+        point = {key: grid[key][i] for key, i in zip(grid, combination, strict=True)}
+        texts = [f"{key}={grid_texts[key][i]}" for key, i in zip(grid, combination, strict=True)]
+        configs.append(_point_config(module, scenario, base, texts))
+        points.append(point)
+    first_seed = configs[0].seed if hasattr(configs[0], "seed") else 0
+    if first_seed + seeds > MAX_SEED:
+        raise ConfigError(
+            f"--seeds {seeds} with seed={first_seed} is not accepted; seeds must stay below 2^63"
+        )
+    shared = {key: value for key, value in config_to_dict(configs[0]).items() if key not in grid}
+    keys = (*grid, "seed", *getattr(module, "SWEEP_KEYS", ()))
+    return Sweep(
+        scenario=scenario,
+        grid=grid,
+        seeds=tuple(range(first_seed, first_seed + seeds)),
+        shared=shared,
+        key_columns=keys,
+        points=tuple(points),
+        configs=tuple(configs),
+    )
+
+
+def module_defaults(module: ModuleType) -> Mapping[str, object]:
+    """The scenario's ``SWEEP_DEFAULTS`` (empty when it has none)."""
+    return getattr(module, "SWEEP_DEFAULTS", {})
+
+
+def parse_grid(
+    config_class: type, grids: Sequence[str], scenario: str
+) -> tuple[dict[str, tuple[object, ...]], dict[str, list[str]]]:
+    """``--grid KEY=V1,V2,...`` items as {key: values} (tuple fields' values as their single
+    element) and {key: the values' texts}, or ConfigError naming the item and what is accepted."""
+    infos = {info.name: info for info in config_fields(config_class)}
+    grid: dict[str, tuple[object, ...]] = {}
+    texts: dict[str, list[str]] = {}
+    for item in grids:
+        key, equals, text = item.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise ConfigError(
+                f"--grid {item!r} is not of the form KEY=V1,V2,... (e.g. --grid d=2,3,8)"
+            )
+        if key == "seed":
+            raise ConfigError(
+                "--grid seed=... is not accepted; the seeds are --seeds N (seed, seed + 1, ...; "
+                "set the first with --set seed=S)"
+            )
+        if key not in infos:
+            raise ConfigError(
+                f"unknown config key {key!r} in --grid of scenario {scenario!r}"
+                f"{did_you_mean(key, list(infos))}; valid keys: {', '.join(infos)}"
+            )
+        if key in grid:
+            raise ConfigError(f"--grid {key}=... is given twice; give each key once")
+        parts = [part.strip() for part in text.split(",")]
+        if not text.strip() or not all(parts):
+            raise ConfigError(
+                f"--grid {item!r} has an empty value; expected KEY=V1,V2,... with at least one "
+                f"value and none empty, e.g. --grid {key}={format_value(infos[key].default)}"
+            )
+        values = []
+        for part in parts:
+            value = parse_text(key, infos[key].type, part)
+            values.append(value[0] if isinstance(value, tuple) else value)
+        if len(set(values)) != len(values):
+            raise ConfigError(f"--grid {item!r} repeats a value; expected distinct values")
+        grid[key] = tuple(values)
+        texts[key] = parts
+    return grid, texts
+
+
+def _point_config(module: ModuleType, scenario: str, base: list[str], grid: list[str]) -> object:
+    """The config of one point: defaults < SWEEP_DEFAULTS < --set < the point's grid values."""
+    where = f"sweep point {' '.join(grid)}: " if grid else ""
+    try:
+        config = resolve_config(module.Config, assignments=[*base, *grid], scenario=scenario)
+        check = getattr(module, "validate_sweep", None)
+        if check is not None:
+            check(config)
+    except ValueError as error:  # ConfigError included
+        raise ConfigError(f"{where}{error}") from None
+    return config
+
+
+def solve_point(task: PointTask) -> tuple[int, list[dict[str, object]]]:
+    """Run one point (every seed in one batched solve); return (index, rows).
+
+    Sets torch to one thread: a sweep's parallelism is across points (see
+    ``scenarios.sweep_backends``).
+    """
+    torch.set_num_threads(1)
+    rows = registry.get_scenario(task.scenario).sweep_point(task.config, task.seeds)
+    return task.index, rows
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepReport:
+    """What a ``run_sweep`` call did: points in the grid, already done before, solved now."""
+
+    directory: Path
+    total: int
+    already_done: int
+    solved: int
+    seconds: float
+
+
+def run_sweep(
+    sweep: Sweep,
+    out_dir: Path,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+) -> SweepReport:
+    """Solve every point of ``sweep`` not yet in ``out_dir``'s journal, appending each as it ends.
+
+    Raises ConfigError before any work if ``out_dir`` holds another sweep (or other files), is
+    locked by a running sweep, or the backend cannot start. A failing point raises its error
+    (RuntimeError, ValueError, OSError) and an interrupt KeyboardInterrupt; the points finished
+    before stay in the journal.
+    """
+    start = time.perf_counter()
+    _check_directory(Path(out_dir), sweep.spec())  # before a cluster is started for nothing
+    with open_backend(backend, workers, address) as run, SweepTable.open(out_dir, sweep) as table:
+        before = len(table.finished)
+        tasks = sweep.tasks(skip=set(table.finished))
+        bar = progress(run(solve_point, tasks), desc=f"sweep {sweep.scenario}", total=len(tasks))
+        for index, rows in bar:
+            table.append(index, rows)
+        table.complete()
+    return SweepReport(out_dir, len(sweep.points), before, len(tasks), time.perf_counter() - start)
+
+
+class SweepTable:
+    """The files of a sweep directory, opened for writing by one sweep (see the module doc)."""
+
+    def __init__(self, directory: Path, sweep: Sweep, finished: dict[int, dict]) -> None:
+        self.directory = directory
+        self.sweep = sweep
+        self.finished = finished
+        self.columns: list[str] | None = None
+
+    @classmethod
+    @contextmanager
+    def open(cls, directory: Path, sweep: Sweep) -> Iterator[SweepTable]:
+        """Check or write ``sweep.json``, take the lock, read the journal (cutting a torn last
+        line), rewrite the CSV from it, and yield the table; release the lock on exit."""
+        directory = Path(directory)
+        spec = sweep.spec()
+        _check_directory(directory, spec)
+        directory.mkdir(parents=True, exist_ok=True)
+        with _locked(directory):
+            _check_directory(directory, spec)  # another sweep may have started meanwhile
+            if not (directory / SPEC_FILE).exists():
+                _replace(directory / SPEC_FILE, json.dumps(spec, indent=2) + "\n")
+            table = cls(directory, sweep, read_journal(directory, repair=True))
+            table._rewrite(journal=False)
+            yield table
+
+    def append(self, index: int, rows: list[dict[str, object]]) -> None:
+        """Record a finished point: one journal line, then its CSV rows, each fsynced."""
+        table_rows = self._table_rows(index, rows)
+        entry = {"index": index, "point": self.sweep.points[index], "rows": table_rows}
+        _append(self.directory / JOURNAL_FILE, _journal_line(entry))
+        self.finished[index] = entry
+        header = self.columns is None
+        self.columns = list(table_rows[0])
+        _append(self.directory / TABLE_FILE, _csv_text(self.columns, table_rows, header=header))
+
+    def complete(self) -> None:
+        """Rewrite both files in the canonical order (points in grid order)."""
+        self._rewrite(journal=True)
+
+    def _table_rows(self, index: int, rows: list[dict[str, object]]) -> list[dict[str, object]]:
+        """The point's values, then the keys, then the metrics of each row; checks the protocol."""
+        point = self.sweep.points[index]
+        if not rows:
+            raise RuntimeError(f"{self.sweep.scenario}.sweep_point returned no rows")
+        table_rows = []
+        for row in rows:
+            clash = set(point) & set(row)
+            if clash or "seed" not in row:
+                raise RuntimeError(
+                    f"{self.sweep.scenario}.sweep_point rows must have a 'seed' key and none of "
+                    f"the grid keys {sorted(point)}; got keys {sorted(row)}"
+                )
+            full = {**point, **row}
+            keys = [key for key in self.sweep.key_columns if key in full]
+            ordered = {key: full[key] for key in keys}
+            ordered.update((key, value) for key, value in full.items() if key not in ordered)
+            expected = self.columns or list(ordered)
+            if list(ordered) != expected:
+                raise RuntimeError(
+                    f"{self.sweep.scenario}.sweep_point rows differ in their keys: "
+                    f"{list(ordered)} vs {expected}"
+                )
+            table_rows.append(jsonable(ordered))
+        return table_rows
+
+    def _rewrite(self, *, journal: bool) -> None:
+        entries = [self.finished[index] for index in sorted(self.finished)]
+        if journal and entries:
+            _replace(self.directory / JOURNAL_FILE, "".join(_journal_line(e) for e in entries))
+        rows = [row for entry in entries for row in entry["rows"]]
+        if rows:
+            self.columns = list(rows[0])
+            _replace(self.directory / TABLE_FILE, _csv_text(self.columns, rows, header=True))
+        else:
+            (self.directory / TABLE_FILE).unlink(missing_ok=True)
+
+
+def read_spec(directory: Path) -> dict[str, object]:
+    """The ``sweep.json`` of a sweep directory, or ConfigError if there is none."""
+    path = Path(directory) / SPEC_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{str(directory)!r} is not a sweep directory (no {SPEC_FILE}); run attnflow sweep"
+        ) from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise ConfigError(f"cannot read {str(path)!r}: {error}") from None
+
+
+def read_journal(directory: Path, *, repair: bool = False) -> dict[int, dict]:
+    """The finished points of a sweep directory by index, from ``results.jsonl``.
+
+    A last line without its newline is torn (see the module doc): ignored, and with ``repair``
+    cut off the file. Raises ConfigError for a complete line that is not a point's JSON.
+    """
+    path = Path(directory) / JOURNAL_FILE
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    complete = data[: data.rfind(b"\n") + 1]
+    if repair and len(complete) < len(data):
+        with open(path, "r+b") as handle:
+            handle.truncate(len(complete))
+            os.fsync(handle.fileno())
+    entries: dict[int, dict] = {}
+    for number, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
+        try:
+            entry = json.loads(line)
+            entries[int(entry["index"])] = entry
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(
+                f"{str(path)!r} line {number} is not a finished point's JSON; the journal is "
+                "damaged (move it away to start the sweep again)"
+            ) from None
+    return entries
+
+
+def _check_directory(directory: Path, spec: dict[str, object]) -> None:
+    """Refuse a path that is not a directory, a directory of other files, or another sweep."""
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"--out {str(directory)!r} exists and is not a directory")
+    if not (directory / SPEC_FILE).exists():
+        if directory.exists() and any(directory.iterdir()):
+            raise ConfigError(
+                f"--out {str(directory)!r} has files but no {SPEC_FILE}: not a sweep directory; "
+                "choose a new or empty directory"
+            )
+        return
+    existing = read_spec(directory)
+    if existing != spec:
+        differ = sorted(
+            key for key in spec.keys() | existing.keys() if spec.get(key) != existing.get(key)
+        )
+        details = "; ".join(
+            f"{key}: there {json.dumps(existing.get(key))}, now {json.dumps(spec.get(key))}"
+            for key in differ
+        )
+        raise ConfigError(
+            f"--out {str(directory)!r} holds a different sweep ({details}); rerun that sweep's "
+            "command to resume it, or choose another --out"
+        )
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``directory`` (POSIX), or ConfigError if it is held."""
+    if fcntl is None:
+        yield
+        return
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another attnflow sweep is writing to {str(directory)!r}; wait for it to end"
+            ) from None
+        yield
+    finally:
+        os.close(handle)
+
+
+def _journal_line(entry: dict[str, object]) -> str:
+    return json.dumps(entry, allow_nan=False) + "\n"
+
+
+def _csv_text(columns: list[str], rows: list[dict[str, object]], *, header: bool) -> str:
+    """CSV lines: the header if asked, then ``rows`` in ``columns`` order, None as an empty cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if header:
+        writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row[key] is None else row[key] for key in columns])
+    return buffer.getvalue()
+
+
+def _append(path: Path, text: str) -> None:
+    """Append ``text`` (complete lines) with one write loop, then fsync."""
+    data = text.encode("utf-8")
+    handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view) :]
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, fsync it, and rename it over ``path``."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

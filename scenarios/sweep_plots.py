@@ -1,0 +1,340 @@
+"""Figures from any sweep's table (``attnflow plot phase DIR ...``), read from its journal.
+
+- ``--x KEY --y KEY --value NAME``: a heat map (phase diagram) of the mean over seeds of NAME on the
+  grid of the two key columns' values, cells equally sized and labelled by value, the mean written
+  in each cell when there are few; saved as ``DIR/phase_NAME_X_Y.png/.pdf``.
+- ``--x KEY --value NAME``: the mean over seeds against KEY, with a band of one standard error of
+  the mean (sample standard deviation / sqrt(seeds)); saved as ``DIR/line_NAME_X.png/.pdf``.
+
+KEY is one of the sweep's key columns (its grid keys and the scenario's ``SWEEP_KEYS``, not the
+seed). NAME is a metric column, or ``COLUMN_prob`` for the fraction of seeds where the 0/1 column
+COLUMN is 1 (e.g. ``single_cluster_prob``). Seeds where the metric is undefined (null, e.g. the time
+to a single cluster of a cloud that never formed one) are left out of the mean and the band. Other
+key columns that vary independently of the axes split the figure: one heat-map panel, or one line,
+per combination of their values (e.g. one per normalization). The files are written atomically
+(``scenarios.output.staged_output``) with the shared style.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+from scenarios import registry, sweep
+from scenarios.config import ConfigError, config_to_dict, did_you_mean, format_value
+from scenarios.output import staged_output
+from scenarios.style import FULL_WIDTH, figure_style, new_figure, save_figure
+
+PROBABILITY_SUFFIX = "_prob"
+MAX_PANELS = 6
+MAX_LINES = 10
+MAX_ANNOTATED_CELLS = 150
+TITLE_CHARS_PER_INCH = 12.5
+"""Title characters per inch of figure width at the style's 10 pt title size."""
+
+
+@dataclass(frozen=True)
+class SweepResults:
+    """A sweep's spec and finished rows (points in grid order), split into key and metric
+    columns."""
+
+    directory: Path
+    spec: dict
+    rows: list[dict[str, object]]
+    key_columns: tuple[str, ...]
+    metric_columns: tuple[str, ...]
+
+    @property
+    def seed_count(self) -> int:
+        """Seeds per point."""
+        return int(self.spec["seeds"]["count"])
+
+    def settings(self) -> str:
+        """The shared config values a user changed from the scenario's sweep starting point."""
+        module = registry.get_scenario(self.spec["scenario"])
+        start = config_to_dict(module.Config()) | dict(sweep.module_defaults(module))
+        start = {
+            key: list(value) if isinstance(value, tuple) else value for key, value in start.items()
+        }
+        changed = [
+            f"{key} = {format_value(value)}"
+            for key, value in self.spec["config"].items()
+            if start.get(key) != value
+        ]
+        return ", ".join(changed)
+
+
+@dataclass(frozen=True)
+class Value:
+    """What a figure shows: a column averaged over seeds, and how to name it."""
+
+    name: str
+    column: str
+    label: str
+    probability: bool
+
+
+def load_results(directory: Path) -> SweepResults:
+    """Read ``sweep.json`` and the journal; ConfigError if it is not a sweep or has no rows."""
+    directory = Path(directory)
+    spec = sweep.read_spec(directory)
+    entries = sweep.read_journal(directory)
+    rows = [row for index in sorted(entries) for row in entries[index]["rows"]]
+    if not rows:
+        raise ConfigError(f"the sweep in {str(directory)!r} has no finished points yet")
+    keys = tuple(key for key in spec["key_columns"] if key in rows[0])
+    metrics = tuple(key for key in rows[0] if key not in keys)
+    return SweepResults(directory, spec, rows, keys, metrics)
+
+
+def resolve_value(results: SweepResults, name: str) -> Value:
+    """``name`` as a metric column or ``COLUMN_prob``; ConfigError naming the choices."""
+    if name in results.metric_columns:
+        return Value(name, name, f"{name}\n(mean over seeds)", probability=False)
+    column = name.removesuffix(PROBABILITY_SUFFIX)
+    if name.endswith(PROBABILITY_SUFFIX) and column in results.metric_columns:
+        values = {row[column] for row in results.rows}
+        if not values <= {0, 1, None}:
+            raise ConfigError(
+                f"--value {name!r} needs a 0/1 column, but {column!r} takes other values"
+            )
+        return Value(name, column, f"{name}\n(fraction of seeds with {column} = 1)", True)
+    choices = [
+        *results.metric_columns,
+        *(f"{c}{PROBABILITY_SUFFIX}" for c in results.metric_columns),
+    ]
+    raise ConfigError(
+        f"--value {name!r} is not a metric of the sweep in {str(results.directory)!r}"
+        f"{did_you_mean(name, choices)}; metrics: {', '.join(results.metric_columns)} "
+        f"(or COLUMN{PROBABILITY_SUFFIX} for a 0/1 column)"
+    )
+
+
+def check_axis(results: SweepResults, name: str, flag: str) -> None:
+    """``name`` must be a key column other than the seed."""
+    axes = [key for key in results.key_columns if key != "seed"]
+    if name not in axes:
+        raise ConfigError(
+            f"{flag} {name!r} is not a key column of the sweep in {str(results.directory)!r}"
+            f"{did_you_mean(name, axes)}; key columns: {', '.join(axes)}"
+        )
+
+
+def plot_phase(directory: Path, *, x: str, value: str, y: str | None = None) -> list[Path]:
+    """Draw the heat map (with ``y``) or the line plot of a sweep into its directory; return the
+    PNG and PDF paths. Raises ConfigError for a directory, axis or value it cannot draw."""
+    results = load_results(directory)
+    check_axis(results, x, "--x")
+    if y is not None:
+        check_axis(results, y, "--y")
+        if y == x:
+            raise ConfigError(f"--x and --y are both {x!r}; choose two different key columns")
+    shown = resolve_value(results, value)
+    if y is None:
+        fig, stem = line_plot(results, x, shown), f"line_{value}_{x}"
+    else:
+        fig, stem = heat_map(results, x, y, shown), f"phase_{value}_{x}_{y}"
+    directory = Path(directory)
+    with staged_output(directory) as staging:
+        names = [path.name for path in save_figure(fig, staging / stem)]
+    return [directory / name for name in names]
+
+
+def heat_map(results: SweepResults, x: str, y: str, value: Value) -> Figure:
+    """Mean over seeds of ``value`` on the (x, y) grid: one panel per combination of the other
+    key columns that vary independently of x and y."""
+    split, groups = _groups(results, (x, y), value)
+    if len(groups) > MAX_PANELS:
+        raise ConfigError(
+            f"the heat map of {value.name!r} over {x} and {y} would need {len(groups)} panels "
+            f"(one per {', '.join(split)}); at most {MAX_PANELS}: sweep fewer values"
+        )
+    xs, ys = _axis_values(results, x), _axis_values(results, y)
+    means = {
+        series: np.array([[cells.get((vx, vy), (math.nan, 0.0))[0] for vx in xs] for vy in ys])
+        for series, cells in groups.items()
+    }
+    finite = np.concatenate([grid[np.isfinite(grid)] for grid in means.values()])
+    if value.probability:
+        norm = Normalize(0.0, 1.0)
+    else:
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        norm = Normalize(low, high if high > low else low + 1.0)
+    panels = len(groups)
+    width = min(FULL_WIDTH, max(4.6, 1.9 + panels * max(2.2, 0.45 * len(xs))))
+    height = min(6.0, 1.5 + max(1.6, 0.32 * len(ys)))
+    with figure_style():
+        fig = new_figure(width, height, layout="constrained")
+        fig.suptitle(_title(results, f"{value.name} against {x} and {y}", value, width))
+        axes = fig.subplots(1, panels, squeeze=False, sharey=True)[0]
+        annotate = panels * len(xs) * len(ys) <= MAX_ANNOTATED_CELLS
+        for ax, (series, grid) in zip(axes, means.items(), strict=True):
+            mesh = ax.pcolormesh(
+                np.arange(len(xs) + 1) - 0.5,
+                np.arange(len(ys) + 1) - 0.5,
+                np.ma.masked_invalid(grid),
+                norm=norm,
+                cmap="viridis",
+            )
+            ax.set_facecolor("0.85")
+            ax.grid(False)
+            ax.set_xticks(range(len(xs)), [format_value(v) for v in xs])
+            ax.set_yticks(range(len(ys)), [format_value(v) for v in ys])
+            ax.set_xlabel(x)
+            if ax is axes[0]:
+                ax.set_ylabel(y)
+            if series:
+                ax.set_title(_series_label(split, series))
+            if annotate:
+                _annotate(ax, grid, norm)
+        fig.colorbar(mesh, ax=axes, label=value.label, shrink=0.95)
+    return fig
+
+
+def line_plot(
+    results: SweepResults,
+    x: str,
+    value: Value,
+    decorate: Callable[[Axes], None] | None = None,
+) -> Figure:
+    """Mean over seeds of ``value`` against ``x`` with a band of one standard error, one line per
+    combination of the other key columns that vary independently of x. ``decorate(ax)`` may add
+    to the axes (e.g. a reference curve) before the legend is drawn."""
+    split, groups = _groups(results, (x,), value)
+    if len(groups) > MAX_LINES:
+        raise ConfigError(
+            f"the line plot of {value.name!r} against {x} would need {len(groups)} lines (one "
+            f"per {', '.join(split)}); at most {MAX_LINES}: use --y for a heat map"
+        )
+    xs = _axis_values(results, x)
+    numeric = all(_is_number(v) for v in xs)
+    positions = np.array(xs if numeric else range(len(xs)), dtype=float)
+    width = FULL_WIDTH * 0.75
+    with figure_style():
+        fig = new_figure(width, 3.4, layout="constrained")
+        fig.suptitle(_title(results, f"{value.name} against {x}", value, width, band=True))
+        ax = fig.subplots()
+        for index, (series, cells) in enumerate(groups.items()):
+            stats = np.array([cells.get((vx,), (math.nan, math.nan)) for vx in xs])
+            mean, error = stats[:, 0], stats[:, 1]
+            color = f"C{index % 10}"
+            label = _series_label(split, series) if series else None
+            ax.plot(positions, mean, marker="o", markersize=3.5, color=color, label=label)
+            ax.fill_between(positions, mean - error, mean + error, color=color, alpha=0.2)
+        if not numeric:
+            ax.set_xticks(positions, [format_value(v) for v in xs])
+        ax.set_xlabel(x)
+        ax.set_ylabel(value.label)
+        if value.probability:
+            ax.set_ylim(-0.03, 1.03)
+        if decorate is not None:
+            decorate(ax)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best")
+    return fig
+
+
+def _groups(
+    results: SweepResults, axes: Sequence[str], value: Value
+) -> tuple[list[str], dict[tuple, dict[tuple, tuple[float, float]]]]:
+    """The key columns that split the figure, and per combination of their values, per axis
+    values: (mean, standard error of the mean) over seeds of ``value``'s column."""
+    split = _split_columns(results, axes)
+    samples: dict[tuple, dict[tuple, list[float]]] = {}
+    for row in results.rows:
+        series = tuple(row[key] for key in split)
+        at = tuple(row[key] for key in axes)
+        raw = row[value.column]
+        samples.setdefault(series, {}).setdefault(at, []).append(
+            math.nan if raw is None else float(raw)
+        )
+    return split, {
+        series: {at: _mean_and_error(values) for at, values in cells.items()}
+        for series, cells in samples.items()
+    }
+
+
+def _split_columns(results: SweepResults, axes: Sequence[str]) -> list[str]:
+    """Key columns (not the seed, not the axes) that vary for fixed axes and split columns.
+
+    The scenario's run keys are tried before the grid keys, so that a grid key mirrored by a run
+    key (clustering's ``betas`` and ``beta``) is named by the run key.
+    """
+    keys = list(results.key_columns)
+    seed = keys.index("seed")
+    split: list[str] = []
+    for key in keys[seed + 1 :] + keys[:seed]:
+        if key in axes:
+            continue
+        seen: dict[tuple, set] = {}
+        for row in results.rows:
+            seen.setdefault(tuple(row[k] for k in (*axes, *split)), set()).add(row[key])
+        if any(len(values) > 1 for values in seen.values()):
+            split.append(key)
+    return split
+
+
+def _mean_and_error(values: list[float]) -> tuple[float, float]:
+    defined = np.array([v for v in values if not math.isnan(v)])
+    if defined.size == 0:
+        return math.nan, math.nan
+    error = float(defined.std(ddof=1) / math.sqrt(defined.size)) if defined.size > 1 else 0.0
+    return float(defined.mean()), error
+
+
+def _axis_values(results: SweepResults, key: str) -> list[object]:
+    """The distinct values of a key column: sorted if numbers, else in order of appearance."""
+    values = list(dict.fromkeys(row[key] for row in results.rows))
+    return sorted(values) if all(_is_number(v) for v in values) else values
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _series_label(split: list[str], series: tuple) -> str:
+    return ", ".join(f"{key} = {format_value(v)}" for key, v in zip(split, series, strict=True))
+
+
+def _title(
+    results: SweepResults, what: str, value: Value, width: float, *, band: bool = False
+) -> str:
+    """The figure title, wrapped to ``width`` inches: what is shown, over which seeds, and the
+    settings changed from the scenario's sweep defaults."""
+    seeds = results.spec["seeds"]
+    first, count = seeds["first"], seeds["count"]
+    parts = [
+        f"{results.spec['scenario']} sweep: {what}",
+        f"mean over {count} seeds ({first}–{first + count - 1})"
+        + (", band ± 1 standard error" if band else ""),
+    ]
+    if any(row[value.column] is None for row in results.rows):
+        parts[-1] += f"; seeds where {value.column} is undefined left out"
+    settings = results.settings()
+    if settings:
+        parts.append(settings)
+    return "\n".join(textwrap.fill(part, int(TITLE_CHARS_PER_INCH * width)) for part in parts)
+
+
+def _annotate(ax: Axes, grid: np.ndarray, norm: Normalize) -> None:
+    """Write each cell's value, light on dark cells and dark on light ones (viridis)."""
+    for (row, col), mean in np.ndenumerate(grid):
+        text = "–" if math.isnan(mean) else f"{mean:.2g}"
+        light = not math.isnan(mean) and norm(mean) < 0.55
+        ax.text(
+            col,
+            row,
+            text,
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if light else "black",
+        )

@@ -1,0 +1,286 @@
+"""``attnflow sweep`` and ``attnflow plot phase``: batched seeds, refusals, resume, backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+import solvers
+from scenarios import clustering
+from scenarios.cli import main
+from scenarios.clustering import ClusteringConfig, initial_cloud, initial_clouds, simulate
+from scenarios.config import ConfigError
+from scenarios.sweep import JOURNAL_FILE, SPEC_FILE, TABLE_FILE, SweepTable, plan_sweep
+
+REPO = Path(__file__).resolve().parents[2]
+
+GRID = ["--grid", "betas=0.5,1,2,4", "--grid", "d=2,3,4,8"]
+SHARED = ["--set", "n=32", "T=10", "num_times=21", "normalizations=softmax"]
+SWEEP = ["sweep", "clustering", *GRID, "--seeds", "3", *SHARED]
+"""16 points of 3 seeds, about 0.2 s each on one thread."""
+POINTS, SEEDS = 16, 3
+
+
+def _sweep(out: Path, *extra: str) -> int:
+    return main([*SWEEP, "--out", str(out), *extra])
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {name: (out / name).read_bytes() for name in (SPEC_FILE, JOURNAL_FILE, TABLE_FILE)}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """The sweep run uninterrupted, in this process (one worker)."""
+    out = tmp_path_factory.mktemp("reference") / "sweep"
+    assert _sweep(out, "--workers", "1") == 0
+    return out
+
+
+def test_batched_seed_solve_equals_per_seed_solves(monkeypatch):
+    config = ClusteringConfig(
+        n=8, T=2.0, betas=(0.5, 2.0), num_times=21, method="dopri5", rtol=1e-8, atol=1e-10
+    )
+    seeds = [0, 5]
+    clouds = initial_clouds(config, seeds)
+    for k, seed in enumerate(seeds):
+        assert torch.equal(clouds[k], initial_cloud(replace(config, seed=seed)))
+    shapes = []
+    integrate = solvers.integrate
+
+    def counted(field, x0, *args, **kwargs):
+        shapes.append(tuple(x0.shape))
+        return integrate(field, x0, *args, **kwargs)
+
+    monkeypatch.setattr(clustering.solvers, "integrate", counted)
+    rows = clustering.sweep_point(config, seeds)
+    assert shapes == [(2, 8, 3)] * 4  # one batched solve per (normalization, beta) run
+    shapes.clear()
+    for seed in seeds:
+        single = {
+            (r.normalization, r.beta): r.metrics() for r in simulate(replace(config, seed=seed))
+        }
+        for row in (row for row in rows if row["seed"] == seed):
+            expected = single[(row["normalization"], row["beta"])]
+            assert row["single_cluster"] == int(expected["final_cluster_count"] == 1)
+            del expected["max_energy_decrease"]  # not computed in sweeps
+            assert set(row) == {*expected, "seed", "single_cluster"}
+            for name, value in expected.items():
+                if isinstance(value, float) and name != "max_norm_error":
+                    # Both solves meet rtol 1e-8, with different steps (the batch steps as its
+                    # hardest seed needs): states agree to ~1e-7, energies and cosines likewise.
+                    assert row[name] == pytest.approx(value, abs=1e-6), name
+                elif name != "max_norm_error":
+                    assert row[name] == value, name
+    assert len(rows) == 2 * 2 * len(seeds)
+
+
+def test_plan_builds_every_point_config():
+    sweep = plan_sweep("clustering", ["betas=1,4", "d=2,3,8"], 5, ["n=16", "seed=10"])
+    assert len(sweep.points) == 6 and sweep.seeds == (10, 11, 12, 13, 14)
+    assert sweep.points[1] == {"betas": 1.0, "d": 3}
+    assert sweep.configs[1].betas == (1.0,) and sweep.configs[1].d == 3
+    assert {config.n for config in sweep.configs} == {16}
+    assert sweep.configs[0].method == "dopri5"  # the scenario's SWEEP_DEFAULTS
+    assert sweep.key_columns == ("betas", "d", "seed", "normalization", "beta")
+
+
+REFUSALS = [
+    (["--grid", "bta=1,2"], ["'bta'", "did you mean 'betas'"]),
+    (["--grid", "betas="], ["betas=", "empty"]),
+    (["--grid", "d=2,,3"], ["d=2,,3", "empty"]),
+    (["--grid", "n=8,x"], ["'x'", "integer"]),
+    (["--grid", "betas=1,y"], ["'y'", "real number"]),
+    (["--grid", "d=1,3"], ["d=1", ">= 2"]),
+    (["--grid", "d=2,2"], ["d=2,2", "distinct"]),
+    (["--grid", "d"], ["'d'", "KEY=V1,V2"]),
+    (["--grid", "d=2", "--grid", "d=3"], ["d=", "twice"]),
+    (["--grid", "seed=1,2"], ["seed", "--seeds"]),
+    (["--grid", "d=2", "--seeds", "0"], ["--seeds 0", ">= 1"]),
+    (["--grid", "d=2", "--set", "bta=1"], ["'bta'", "did you mean 'betas'"]),
+    (["--grid", "d=2", "--set", "method=scipy_solver"], ["scipy_solver", "dopri5"]),
+    (["--grid", "d=2", "--backend", "daks"], ["'daks'", "did you mean 'dask'"]),
+    (["--grid", "d=2", "--address", "tcp://127.0.0.1:1"], ["--address", "dask"]),
+    (["--grid", "d=2", "--workers", "0"], ["--workers 0", ">= 1"]),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), REFUSALS, ids=[" ".join(a) for a, _ in REFUSALS])
+def test_bad_sweeps_are_refused_before_any_work(args, expected, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(clustering, "sweep_point", _no_work)
+    code = main(["sweep", "clustering", *args])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert len(captured.err.splitlines()) == 1, captured.err
+    for fragment in expected:
+        assert fragment in captured.err
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even the sweep directory
+
+
+def test_a_scenario_without_sweep_support_is_refused(tmp_path, capsys):
+    assert main(["sweep", "in_context", "--out", str(tmp_path / "s")]) == 2
+    assert "does not support sweeps" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def _no_work(*_args, **_kwargs):
+    raise AssertionError("a refused sweep must not run any point")
+
+
+def test_the_table_has_every_point_once_in_canonical_order(reference):
+    journal = [json.loads(line) for line in (reference / JOURNAL_FILE).read_text().splitlines()]
+    assert [entry["index"] for entry in journal] == list(range(POINTS))
+    lines = (reference / TABLE_FILE).read_text().splitlines()
+    assert lines[0].startswith("betas,d,seed,normalization,beta,final_cluster_count,")
+    assert len(lines) == 1 + POINTS * SEEDS
+    rows = [row for entry in journal for row in entry["rows"]]
+    keys = [(row["betas"], row["d"], row["seed"]) for row in rows]
+    assert len(set(keys)) == len(keys) == POINTS * SEEDS
+    assert all(row["beta"] == row["betas"] for row in rows)
+    spec = json.loads((reference / SPEC_FILE).read_text())
+    assert spec["seeds"] == {"first": 0, "count": SEEDS}
+    assert spec["grid"] == {"betas": [0.5, 1.0, 2.0, 4.0], "d": [2, 3, 4, 8]}
+
+
+def test_a_sweep_interrupted_by_sigint_resumes_to_the_same_table(reference, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    command = [sys.executable, "-m", "scenarios.cli", *SWEEP, "--out", str(out), "--workers", "2"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as process:
+        deadline = time.monotonic() + 120
+        while _finished_points(out) < 2 and process.poll() is None:
+            assert time.monotonic() < deadline, "the sweep wrote no rows"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    saved = _finished_points(out)
+    assert process.returncode == 130, err
+    assert 2 <= saved < POINTS, "the sweep finished before the interrupt: make it longer"
+    assert f"interrupted; {saved} of {POINTS} points are saved" in err
+    assert _sweep(out, "--workers", "1") == 0  # the same command: resumes
+    assert f"{POINTS - saved} solved, {saved} already done" in capsys.readouterr().out
+    assert _files(out) == _files(reference)
+    assert _sweep(out, "--workers", "1") == 0  # nothing left to do, nothing changes
+    assert f"0 solved, {POINTS} already done" in capsys.readouterr().out
+    assert _files(out) == _files(reference)
+
+
+def _finished_points(out: Path) -> int:
+    try:
+        return (out / JOURNAL_FILE).read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def test_a_torn_last_line_is_cut_and_its_point_solved_again(reference, tmp_path):
+    out = tmp_path / "sweep"
+    shutil.copytree(reference, out)
+    lines = (out / JOURNAL_FILE).read_bytes().splitlines(keepends=True)
+    (out / JOURNAL_FILE).write_bytes(b"".join(lines[:5]) + lines[5][:40])  # killed mid-write
+    (out / TABLE_FILE).unlink()
+    assert _sweep(out, "--workers", "1") == 0
+    assert _files(out) == _files(reference)
+
+
+def test_a_different_spec_is_refused_in_the_same_directory(reference, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    shutil.copytree(reference, out)
+    before = _files(out)
+    code = main([*SWEEP[:-2], "normalizations=uniform", "--out", str(out), "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "holds a different sweep" in err and "config" in err
+    assert _files(out) == before
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    assert _sweep(tmp_path / "other") == 2
+    assert "not a sweep directory" in capsys.readouterr().err
+
+
+def test_only_one_sweep_writes_to_a_directory(tmp_path):
+    sweep = plan_sweep("clustering", ["d=2,3"], 1, ["n=4"])
+    with (
+        SweepTable.open(tmp_path / "s", sweep),
+        pytest.raises(ConfigError, match="another"),
+        SweepTable.open(tmp_path / "s", sweep),
+    ):
+        pass
+
+
+def test_dask_backend_gives_the_same_table_as_local(reference, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        out = tmp_path / "sweep"
+        assert _sweep(out, "--backend", "dask", "--address", cluster.scheduler_address) == 0
+    assert _files(out) == _files(reference)
+
+
+@pytest.mark.slow
+def test_dask_backend_without_address_starts_a_local_cluster(reference, tmp_path):
+    pytest.importorskip("distributed")
+    out = tmp_path / "sweep"
+    assert _sweep(out, "--backend", "dask", "--workers", "2") == 0
+    assert _files(out) == _files(reference)
+
+
+def test_plot_writes_a_heat_map_and_a_line_plot(reference, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    shutil.copytree(reference, out)
+    heat = ["plot", "phase", str(out), "--x", "beta", "--y", "d", "--value", "single_cluster_prob"]
+    assert main(heat) == 0
+    assert (
+        main(["plot", "phase", str(out), "--x", "beta", "--value", "time_to_single_cluster"]) == 0
+    )
+    capsys.readouterr()
+    for stem in ("phase_single_cluster_prob_beta_d", "line_time_to_single_cluster_beta"):
+        assert (out / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-"
+    assert not [path for path in out.iterdir() if path.name.startswith(".")]
+
+
+PLOT_REFUSALS = [
+    (["--x", "beta", "--value", "clusters"], ["--value 'clusters'", "final_cluster_count"]),
+    (["--x", "bta", "--value", "single_cluster"], ["--x 'bta'", "did you mean 'beta'"]),
+    (["--x", "seed", "--value", "single_cluster"], ["--x 'seed'", "key columns"]),
+    (["--x", "d", "--y", "d", "--value", "single_cluster"], ["both 'd'"]),
+    (["--x", "d", "--value", "min_cosine_at_T_prob"], ["0/1 column"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"), PLOT_REFUSALS, ids=[" ".join(a) for a, _ in PLOT_REFUSALS]
+)
+def test_plot_refusals_are_one_line(args, expected, reference, capsys):
+    before = sorted(path.name for path in reference.iterdir())
+    assert main(["plot", "phase", str(reference), *args]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    for fragment in expected:
+        assert fragment in err
+    assert sorted(path.name for path in reference.iterdir()) == before
+
+
+def test_plot_refuses_a_directory_without_a_sweep(tmp_path, capsys):
+    assert main(["plot", "phase", str(tmp_path), "--x", "d", "--value", "v"]) == 2
+    assert "not a sweep directory" in capsys.readouterr().err
