@@ -22,6 +22,11 @@ RUNS: list[tuple[str, list[str], list[str]]] = [
     ("accelerated.py", [], ["--n", "1024", "--repeats", "3"]),
     ("accelerated.py", ["--manifold", "sphere"], ["--n", "1024", "--repeats", "3"]),
     ("sweep.py", [], ["--seeds", "64", "--subset", "8", "--point-seeds", "2", "--repeats", "1"]),
+    (
+        "mean_field.py",
+        ["--threads", "1"],
+        ["--n", "100000", "--steps", "100", "--exact-n", "8192", "--grid-steps", "1000"],
+    ),
 ]
 """(script, its arguments, extra arguments under --quick), run in this order."""
 

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from scenarios import acceleration, clustering, in_context, lora, phase_diagram, train
+from scenarios import (
+    acceleration,
+    clustering,
+    in_context,
+    lora,
+    mean_field,
+    metastability,
+    phase_diagram,
+    train,
+)
 from scenarios.config import ConfigError, did_you_mean
 
 SCENARIOS: dict[str, ModuleType] = {
@@ -19,6 +28,8 @@ SCENARIOS: dict[str, ModuleType] = {
     "train": train,
     "lora": lora,
     "phase_diagram": phase_diagram,
+    "mean_field": mean_field,
+    "metastability": metastability,
 }
 
 
