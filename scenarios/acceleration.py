@@ -50,9 +50,16 @@ import solvers
 from scenarios.acceleration_figures import make_figures
 from scenarios.config import config_to_dict
 from scenarios.progress import progress
+from scenarios.shared_fields import (
+    check_shared_fields,
+    cluster_tol_field,
+    device_field,
+    figures_field,
+    threads_field,
+)
 from scenarios.style import save_figure
-from scenarios.threads import SMALL_WORK, thread_count, torch_threads
-from scenarios.validation import check_device, check_seed, is_int, is_real, require
+from scenarios.threads import thread_count, torch_threads
+from scenarios.validation import check_seed, is_int, is_real, require
 
 NAME = "acceleration"
 DTYPE = torch.float64
@@ -105,26 +112,13 @@ class AccelerationConfig:
     target: float = field(
         default=1e-3, metadata={"help": "relative gap whose first crossing is reported, in (0, 1)"}
     )
-    cluster_tol: float = field(
-        default=1e-2,
-        metadata={"help": "tokens with cosine above 1 - cluster_tol share a cluster (> 0)"},
-    )
+    cluster_tol: float = cluster_tol_field()
     seed: int = field(default=0, metadata={"help": "seed of both initial clouds, >= 0"})
     rtol: float = field(default=1e-8, metadata={"help": "relative tolerance of dopri5 (> 0)"})
     atol: float = field(default=1e-10, metadata={"help": "absolute tolerance of dopri5 (> 0)"})
-    figures: bool = field(
-        default=True,
-        metadata={"help": "write the figures (false: only metrics.json and config.json)"},
-    )
-    device: str = field(default="cpu", metadata={"help": "torch device: cpu, cuda or cuda:N"})
-    threads: int = field(
-        default=0,
-        metadata={
-            "help": "CPU threads for torch during the run; 0: one thread when the largest "
-            f"kernel (systems n^2 d, or linear_n linear_d^2) has at most {SMALL_WORK} entries, "
-            "torch's default otherwise"
-        },
-    )
+    figures: bool = figures_field()
+    device: str = device_field()
+    threads: int = threads_field("the largest kernel (systems n^2 d, or linear_n linear_d^2)")
 
     def validate(self) -> None:
         """Raise ValueError naming the first field with an impossible value."""
@@ -164,23 +158,8 @@ class AccelerationConfig:
             "an integer in [1, 100000]",
         )
         require(is_real(self.target) and 0 < self.target < 1, "target", self.target, "in (0, 1)")
-        require(
-            is_real(self.cluster_tol) and 0 < self.cluster_tol <= 2,
-            "cluster_tol",
-            self.cluster_tol,
-            "a number in (0, 2]",
-        )
         check_seed(self.seed)
-        require(is_real(self.rtol) and self.rtol > 0, "rtol", self.rtol, "a number > 0")
-        require(is_real(self.atol) and self.atol > 0, "atol", self.atol, "a number > 0")
-        require(isinstance(self.figures, bool), "figures", self.figures, "true or false")
-        check_device(self.device)
-        require(
-            is_int(self.threads) and self.threads >= 0,
-            "threads",
-            self.threads,
-            "an integer >= 0 (0: automatic)",
-        )
+        check_shared_fields(self)
 
     @property
     def work(self) -> int:

@@ -50,10 +50,16 @@ import solvers
 from scenarios.config import config_to_dict
 from scenarios.lora_figures import make_figures
 from scenarios.progress import progress
+from scenarios.shared_fields import (
+    check_shared_fields,
+    cluster_tol_field,
+    device_field,
+    figures_field,
+    threads_field,
+)
 from scenarios.style import save_figure
-from scenarios.threads import SMALL_WORK, thread_count, torch_threads
+from scenarios.threads import thread_count, torch_threads
 from scenarios.validation import (
-    check_device,
     check_seed,
     is_int,
     is_real,
@@ -97,25 +103,13 @@ class LoraConfig:
         default=3.0,
         metadata={"help": "the Gronwall bound is fitted on t in (0, fit_time] (0 < fit_time < T)"},
     )
-    cluster_tol: float = field(
-        default=1e-2,
-        metadata={"help": "tokens with cosine above 1 - cluster_tol share a cluster (> 0)"},
-    )
+    cluster_tol: float = cluster_tol_field()
     seed: int = field(default=0, metadata={"help": "seed of the clouds and LoRA factors, >= 0"})
     rtol: float = field(default=1e-8, metadata={"help": "relative tolerance of dopri5 (> 0)"})
     atol: float = field(default=1e-10, metadata={"help": "absolute tolerance of dopri5 (> 0)"})
-    figures: bool = field(
-        default=True,
-        metadata={"help": "write the figures (false: only metrics.json and config.json)"},
-    )
-    device: str = field(default="cpu", metadata={"help": "torch device: cpu, cuda or cuda:N"})
-    threads: int = field(
-        default=0,
-        metadata={
-            "help": "CPU threads for torch during the run; 0: one thread when one cloud's "
-            f"kernel (n^2 d) has at most {SMALL_WORK} entries, torch's default otherwise"
-        },
-    )
+    figures: bool = figures_field()
+    device: str = device_field()
+    threads: int = threads_field("one cloud's kernel (n^2 d)")
 
     def validate(self) -> None:
         """Raise ValueError naming the first field with an impossible value."""
@@ -166,23 +160,8 @@ class LoraConfig:
             self.fit_time,
             f"at least two output steps, T / (num_times - 1) = {self.T / (self.num_times - 1):g}",
         )
-        require(
-            is_real(self.cluster_tol) and 0 < self.cluster_tol <= 2,
-            "cluster_tol",
-            self.cluster_tol,
-            "a number in (0, 2]",
-        )
         check_seed(self.seed)
-        require(is_real(self.rtol) and self.rtol > 0, "rtol", self.rtol, "a number > 0")
-        require(is_real(self.atol) and self.atol > 0, "atol", self.atol, "a number > 0")
-        require(isinstance(self.figures, bool), "figures", self.figures, "true or false")
-        check_device(self.device)
-        require(
-            is_int(self.threads) and self.threads >= 0,
-            "threads",
-            self.threads,
-            "an integer >= 0 (0: automatic)",
-        )
+        check_shared_fields(self)
 
     @property
     def work(self) -> int:

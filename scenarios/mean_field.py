@@ -53,9 +53,10 @@ import solvers
 from scenarios.config import config_to_dict
 from scenarios.mean_field_figures import make_figures
 from scenarios.progress import progress
+from scenarios.shared_fields import check_shared_fields, device_field, figures_field
 from scenarios.style import save_figure
 from scenarios.threads import SMALL_WORK, thread_count, torch_threads
-from scenarios.validation import check_device, check_seed, is_int, is_real, require, show
+from scenarios.validation import check_seed, is_int, is_real, require, show
 
 NAME = "mean_field"
 DTYPE = torch.float64
@@ -119,11 +120,8 @@ class MeanFieldConfig:
         metadata={"help": "particle paths drawn over the heat map, from the smallest exact n"},
     )
     seed: int = field(default=0, metadata={"help": "seed of every cloud, >= 0"})
-    figures: bool = field(
-        default=True,
-        metadata={"help": "write the figures (false: only metrics.json and config.json)"},
-    )
-    device: str = field(default="cpu", metadata={"help": "torch device: cpu, cuda or cuda:N"})
+    figures: bool = figures_field()
+    device: str = device_field()
     threads: int = field(
         default=0,
         metadata={
@@ -213,14 +211,7 @@ class MeanFieldConfig:
             f"an integer in [0, {min(self.exact_ns)}] (the smallest exact n)",
         )
         check_seed(self.seed)
-        require(isinstance(self.figures, bool), "figures", self.figures, "true or false")
-        check_device(self.device)
-        require(
-            is_int(self.threads) and self.threads >= 0,
-            "threads",
-            self.threads,
-            "an integer >= 0 (0: automatic)",
-        )
+        check_shared_fields(self)
 
 
 Config = MeanFieldConfig

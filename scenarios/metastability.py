@@ -59,10 +59,15 @@ from scenarios.config import config_to_dict
 from scenarios.mean_field import fit_power_law
 from scenarios.metastability_figures import make_figures
 from scenarios.progress import progress
+from scenarios.shared_fields import (
+    check_shared_fields,
+    device_field,
+    figures_field,
+    threads_field,
+)
 from scenarios.style import save_figure
-from scenarios.threads import SMALL_WORK, thread_count, torch_threads
+from scenarios.threads import thread_count, torch_threads
 from scenarios.validation import (
-    check_device,
     check_seed,
     check_solver_settings,
     is_int,
@@ -123,18 +128,9 @@ class MetastabilityConfig:
         metadata={"help": "fixed-step methods only: largest step; 0 for one step per interval"},
     )
     seed: int = field(default=0, metadata={"help": "seed of the initial clouds, >= 0"})
-    figures: bool = field(
-        default=True,
-        metadata={"help": "write the figures (false: only metrics.json and config.json)"},
-    )
-    device: str = field(default="cpu", metadata={"help": "torch device: cpu, cuda or cuda:N"})
-    threads: int = field(
-        default=0,
-        metadata={
-            "help": "CPU threads for torch during the run; 0: one thread when seeds n^2 d <= "
-            f"{SMALL_WORK}, torch's default otherwise"
-        },
-    )
+    figures: bool = figures_field()
+    device: str = device_field()
+    threads: int = threads_field("the batched kernel (seeds n^2 d)")
 
     def validate(self) -> None:
         """Raise ValueError naming the first field with an impossible value."""
@@ -170,12 +166,6 @@ class MetastabilityConfig:
             "an integer in [3, 100000]",
         )
         require(
-            is_real(self.cluster_tol) and 0 < self.cluster_tol <= 2,
-            "cluster_tol",
-            self.cluster_tol,
-            "a number in (0, 2]",
-        )
-        require(
             is_real(self.plateau_factor) and self.plateau_factor > 1,
             "plateau_factor",
             self.plateau_factor,
@@ -183,14 +173,7 @@ class MetastabilityConfig:
         )
         check_solver_settings(self.method, self.step_size, self.rtol, self.atol)
         check_seed(self.seed)
-        require(isinstance(self.figures, bool), "figures", self.figures, "true or false")
-        check_device(self.device)
-        require(
-            is_int(self.threads) and self.threads >= 0,
-            "threads",
-            self.threads,
-            "an integer >= 0 (0: automatic)",
-        )
+        check_shared_fields(self)
 
     @property
     def work(self) -> int:
