@@ -30,3 +30,16 @@ def assert_run_files(out: Path, metrics: dict, stems: tuple[str, ...]) -> None:
     for stem in stems:
         assert (out / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (out / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def assert_refused(scenario: str, setting: list[str], name: str, tmp_path: Path, capsys) -> None:
+    """``attnflow run SCENARIO --set SETTING`` exits with 2, prints one error line naming
+    ``name=``, and writes nothing (neither the output directory nor anything beside it)."""
+    from scenarios.cli import main
+
+    out_dir = tmp_path / "out"
+    code = main(["run", scenario, "--out", str(out_dir), "--set", *setting])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert not out_dir.exists() and list(tmp_path.iterdir()) == []
+    assert len(err.strip().splitlines()) == 1 and f"{name}=" in err

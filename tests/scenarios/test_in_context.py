@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from scenarios import in_context
-from scenarios.cli import main
 from scenarios.config import config_to_dict
 from scenarios.in_context import (
     FLOW_METHODS,
@@ -21,7 +20,7 @@ from scenarios.in_context import (
     make_tasks,
 )
 from scenarios.runner import run_scenario
-from tests.scenarios.helpers import assert_run_files, strict_json
+from tests.scenarios.helpers import assert_refused, assert_run_files, strict_json
 
 TINY = {
     "d": 2,
@@ -124,9 +123,4 @@ def test_momentum_layers_need_fewer_layers_than_gradient_descent():
     ],
 )
 def test_impossible_values_are_refused_and_nothing_written(tmp_path, capsys, setting, name):
-    out_dir = tmp_path / "out"
-    code = main(["run", "in_context", "--out", str(out_dir), "--set", *setting])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert not out_dir.exists() and list(tmp_path.iterdir()) == []
-    assert len(err.strip().splitlines()) == 1 and f"{name}=" in err
+    assert_refused("in_context", setting, name, tmp_path, capsys)

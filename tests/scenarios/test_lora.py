@@ -11,11 +11,10 @@ import pytest
 import torch
 
 from scenarios import lora
-from scenarios.cli import main
 from scenarios.config import config_to_dict
 from scenarios.lora import LoraConfig
 from scenarios.runner import run_scenario
-from tests.scenarios.helpers import assert_run_files, strict_json
+from tests.scenarios.helpers import assert_refused, assert_run_files, strict_json
 
 TINY = {
     "n": 6,
@@ -152,9 +151,4 @@ def test_first_crossing():
     ],
 )
 def test_impossible_values_are_refused_and_nothing_written(tmp_path, capsys, setting, name):
-    out_dir = tmp_path / "out"
-    code = main(["run", "lora", "--out", str(out_dir), "--set", *setting])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert not out_dir.exists() and list(tmp_path.iterdir()) == []
-    assert len(err.strip().splitlines()) == 1 and f"{name}=" in err
+    assert_refused("lora", setting, name, tmp_path, capsys)

@@ -12,7 +12,6 @@ import torch
 
 import dynamics
 from scenarios import mean_field
-from scenarios.cli import main
 from scenarios.config import config_to_dict
 from scenarios.mean_field import (
     MeanFieldConfig,
@@ -22,7 +21,7 @@ from scenarios.mean_field import (
     mixture_density,
 )
 from scenarios.runner import run_scenario
-from tests.scenarios.helpers import assert_run_files, strict_json
+from tests.scenarios.helpers import assert_refused, assert_run_files, strict_json
 
 TINY = {
     "exact_ns": (50, 400),
@@ -137,12 +136,7 @@ def test_clouds_are_reproducible_and_shared_by_size():
     ],
 )
 def test_impossible_values_are_refused_and_nothing_written(tmp_path, capsys, setting, name):
-    out_dir = tmp_path / "out"
-    code = main(["run", "mean_field", "--out", str(out_dir), "--set", *setting])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert not out_dir.exists() and list(tmp_path.iterdir()) == []
-    assert len(err.strip().splitlines()) == 1 and f"{name}=" in err
+    assert_refused("mean_field", setting, name, tmp_path, capsys)
 
 
 @pytest.mark.slow

@@ -12,7 +12,6 @@ import torch
 
 from dynamics import CircleVelocity, log_interaction_energy
 from scenarios import metastability
-from scenarios.cli import main
 from scenarios.config import config_to_dict
 from scenarios.metastability import (
     MetastabilityConfig,
@@ -24,7 +23,7 @@ from scenarios.metastability import (
     plateaus,
 )
 from scenarios.runner import run_scenario
-from tests.scenarios.helpers import assert_run_files, strict_json
+from tests.scenarios.helpers import assert_refused, assert_run_files, strict_json
 
 TINY = {"n": 16, "seeds": 2, "betas": (4.0, 16.0), "T": 100.0, "num_times": 31}
 """A tiny run: 2 clouds of 16 tokens on the circle, two betas, to t = 100."""
@@ -162,12 +161,7 @@ def test_point_clusters_have_energy_sum_of_squared_masses():
     ],
 )
 def test_impossible_values_are_refused_and_nothing_written(tmp_path, capsys, setting, name):
-    out_dir = tmp_path / "out"
-    code = main(["run", "metastability", "--out", str(out_dir), "--set", *setting])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert not out_dir.exists() and list(tmp_path.iterdir()) == []
-    assert len(err.strip().splitlines()) == 1 and f"{name}=" in err
+    assert_refused("metastability", setting, name, tmp_path, capsys)
 
 
 @pytest.mark.slow

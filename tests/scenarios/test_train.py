@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from scenarios import train
-from scenarios.cli import main
 from scenarios.config import config_to_dict
 from scenarios.runner import run_scenario
 from scenarios.train import (
@@ -23,7 +22,7 @@ from scenarios.train import (
     simulate,
     straightness,
 )
-from tests.scenarios.helpers import strict_json
+from tests.scenarios.helpers import assert_refused, strict_json
 
 TINY = {
     "samples": 100,
@@ -177,9 +176,4 @@ def test_data_follows_the_config():
     ],
 )
 def test_impossible_values_are_refused_and_nothing_written(tmp_path, capsys, setting, name):
-    out_dir = tmp_path / "out"
-    code = main(["run", "train", "--out", str(out_dir), "--set", *setting])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert not out_dir.exists() and list(tmp_path.iterdir()) == []
-    assert len(err.strip().splitlines()) == 1 and f"{name}=" in err
+    assert_refused("train", setting, name, tmp_path, capsys)
