@@ -17,6 +17,7 @@ from dynamics.distances import (
 from dynamics.energy_gap import relative_energy_gap
 from dynamics.field import State, VectorField
 from dynamics.gaussian_closure import GaussianAttentionMoments
+from dynamics.hamiltonian_attention import GRADIENTS, HamiltonianAttention
 from dynamics.in_context import (
     gradient_flow_prediction,
     gradient_step_attention,
@@ -63,6 +64,7 @@ __all__ = [
     "BASES",
     "CIRCLE_NORMALIZATIONS",
     "DAMPINGS",
+    "GRADIENTS",
     "MANIFOLDS",
     "NORMALIZATIONS",
     "Accelerated",
@@ -70,6 +72,7 @@ __all__ = [
     "CircleVelocity",
     "FeedForward",
     "GaussianAttentionMoments",
+    "HamiltonianAttention",
     "LinearAttention",
     "LinearAttentionMoments",
     "LoRA",

@@ -13,6 +13,7 @@ from scenarios import (
     acceleration,
     clustering,
     in_context,
+    layers,
     lora,
     mean_field,
     metastability,
@@ -30,6 +31,7 @@ SCENARIOS: dict[str, ModuleType] = {
     "phase_diagram": phase_diagram,
     "mean_field": mean_field,
     "metastability": metastability,
+    "layers": layers,
 }
 
 

@@ -18,6 +18,13 @@ from solvers.phase_space_steppers import (
     symplectic_euler_step,
 )
 from solvers.sphere_steppers import check_on_sphere, exponential_euler_step, projected_euler_step
+from solvers.splitting_steppers import check_split_field, lie_trotter_step, strang_step
+from solvers.tao_steppers import (
+    check_presymplectic,
+    check_tao,
+    presymplectic_euler_step,
+    tao_step,
+)
 
 Stepper = Callable[[VectorField, Tensor, State, Tensor], State]
 Precondition = Callable[[str, VectorField, State], None]
@@ -36,6 +43,8 @@ class Method:
         check: for our own methods, raises TypeError/ValueError when the field or the initial
             state is not one the stepper takes (called as check(name, field, x0)).
         evaluations: field (or force) evaluations per step; None where adaptive or unknown.
+            For splitting methods, evaluations of the more-used part (one evaluation of each
+            part costs one field evaluation).
     """
 
     order: int | None
@@ -116,5 +125,41 @@ METHODS: dict[str, Method] = {
         stepper=nesterov_layer_step,
         check=check_phase_space,
         evaluations=1,
+    ),
+    "lie_trotter": Method(
+        order=1,
+        adaptive=False,
+        source="attnflow",
+        stepper=lie_trotter_step,
+        check=check_split_field,
+        evaluations=1,
+    ),
+    "strang": Method(
+        order=2,
+        adaptive=False,
+        source="attnflow",
+        stepper=strang_step,
+        check=check_split_field,
+        evaluations=4,
+    ),
+    "tao": Method(
+        order=2,
+        adaptive=False,
+        source="attnflow",
+        preserves=(
+            "with carried copies (x, p, y, q): the extended symplectic form (conformally with "
+            "friction), time reversibility"
+        ),
+        stepper=tao_step,
+        check=check_tao,
+        evaluations=4,
+    ),
+    "presymplectic_euler": Method(
+        order=1,
+        adaptive=False,
+        source="attnflow",
+        stepper=presymplectic_euler_step,
+        check=check_presymplectic,
+        evaluations=2,
     ),
 }

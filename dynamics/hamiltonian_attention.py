@@ -1,0 +1,236 @@
+"""Hamiltonian momentum attention: the accelerated attention of SympFormer as a damped
+Hamiltonian system of interacting particles.
+
+Stein, Li, Steidl, "SympFormer: accelerated attention blocks via inertial dynamics on density
+manifolds". Tokens carry positions x_i and momenta p_i in R^d. With queries q_i = Q x_i, keys
+k_j = K x_j, logits S_ij = <q_i, k_j> / sqrt(d), kernel E_ij = exp(S_ij) and normaliser
+z_i = (1/n) sum_j E_ij, the Hamiltonian is
+
+    H(X, P) = sum_i p_i^T B p_i / (2 z_i) - (1/(2n)) sum_ij E_ij,
+
+a kinetic energy whose mass grows with the token's attention normaliser z_i, plus the (negative)
+attention interaction energy -(1/2) sum_i z_i. The dynamics are
+
+    x_i' = dH/dp_i = B p_i / z_i,   p_i' = -dH/dx_i - alpha(t) p_i,
+
+with damping alpha(t) = eta'(t), eta(t) = c_log log(t / t0) + c_lin t, so alpha = c_log / t + c_lin
+(c_log = 3, c_lin = 0 is the 3/t of Nesterov's method; Su, Boyd, Candes, "A differential equation
+for modeling Nesterov's accelerated gradient method"). Along the exact flow
+
+    dH/dt = <dH/dx, x'> + <dH/dp, p'> = -alpha(t) sum_i p_i^T B p_i / z_i <= 0,
+
+and H is conserved when alpha = 0 (c_log = c_lin = 0).
+
+The metric B. In SympFormer the value matrix V of the attention block is the matrix that acts on
+the momentum (the position update is V applied to the attention-weighted momentum), so we take
+B = V and require V symmetric positive definite, the condition under which the kinetic energy is
+positive and H is a Hamiltonian with the attention flow as its overdamped limit. ``value``
+defaults to the identity.
+
+Closed form of dH/dx. With P_ij = E_ij / (n z_i) = softmax_j(S_ij) and
+c_i = p_i^T B p_i / (2 z_i) + z_i / 2, dH/dS_ij = -c_i P_ij =: G_ij, and S_ij is bilinear in
+(x_i, x_j), so
+
+    dH/dx_l = (1/sqrt(d)) [ sum_j G_lj Q^T k_j + sum_i G_il K^T q_i ].
+
+Everything is computed from log z_i = logsumexp_j S_ij - log n and the row softmax P, never from
+a sum of exponentials, so large logits do not overflow (z_i itself is formed only where H or its
+gradient contains it as a factor).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.func import grad
+
+from dynamics.checks import check_choice, check_cloud, check_int, check_real
+
+GRADIENTS = ("closed_form", "autograd")
+
+
+class HamiltonianAttention(nn.Module):
+    """The damped Hamiltonian field (x, p) -> (x', p') of Hamiltonian momentum attention.
+
+    Args:
+        d: token dimension.
+        query, key: (k, d) matrices Q, K; identity when omitted.
+        value: (d, d) symmetric positive definite matrix B = V (the kinetic metric, see the module
+            docstring); identity when omitted.
+        c_log, c_lin: damping eta(t) = c_log log(t / t0) + c_lin t, both >= 0; alpha = eta'(t).
+            With c_log > 0 the field is defined for t > 0 only (integrate from t0, say).
+        t0: the reference time of eta (> 0); it cancels in alpha and in the friction factor.
+        gradient: "closed_form" or "autograd" (``torch.func.grad`` of ``hamiltonian``): how
+            ``forward`` and ``gradients`` compute dH/dx. Both give the same field to rounding.
+
+    An ``nn.Parameter`` passed as a matrix is trained; any other tensor is held fixed.
+    """
+
+    manifold = "euclidean"
+
+    def __init__(
+        self,
+        d: int,
+        *,
+        query: Tensor | None = None,
+        key: Tensor | None = None,
+        value: Tensor | None = None,
+        c_log: float = 3.0,
+        c_lin: float = 0.0,
+        t0: float = 1.0,
+        gradient: str = "closed_form",
+    ) -> None:
+        super().__init__()
+        self.d = check_int("d", d, minimum=1)
+        self.c_log = check_real("c_log", c_log, minimum=0.0)
+        self.c_lin = check_real("c_lin", c_lin, minimum=0.0)
+        self.t0 = check_real("t0", t0, minimum=0.0, strict=True)
+        self.gradient = check_choice("gradient", gradient, GRADIENTS)
+        eye = torch.eye(self.d, dtype=torch.float64)
+        for name, matrix in (("query", query), ("key", key), ("value", value)):
+            matrix = eye if matrix is None else matrix
+            if not isinstance(matrix, Tensor) or not matrix.is_floating_point():
+                raise TypeError(f"{name} must be a floating torch.Tensor or None, got {matrix!r}")
+            rows_ok = matrix.ndim == 2 and (name != "value" or matrix.shape[0] == self.d)
+            if not (rows_ok and matrix.shape[-1] == self.d):
+                expected = f"({self.d}, {self.d})" if name == "value" else f"(k, {self.d})"
+                raise ValueError(f"{name} has shape {tuple(matrix.shape)}; expected {expected}")
+            if isinstance(matrix, nn.Parameter):
+                self.register_parameter(name, matrix)
+            else:
+                self.register_buffer(name, matrix)
+        if self.query.shape[0] != self.key.shape[0]:
+            rows = (self.query.shape[0], self.key.shape[0])
+            raise ValueError(f"query has {rows[0]} rows and key has {rows[1]}; they must match")
+        _check_symmetric_positive_definite("value", self.value.detach())
+
+    def extra_repr(self) -> str:
+        return (
+            f"d={self.d}, c_log={self.c_log:g}, c_lin={self.c_lin:g}, t0={self.t0:g}, "
+            f"gradient={self.gradient!r}"
+        )
+
+    # --- damping -------------------------------------------------------------------------------
+
+    def _check_time(self, t: Tensor | float) -> None:
+        if self.c_log > 0 and float(torch.as_tensor(t).min()) <= 0:
+            raise ValueError(
+                f"t={float(torch.as_tensor(t).min()):g}: with c_log={self.c_log:g} > 0 the damping "
+                "alpha(t) = c_log / t + c_lin needs t > 0; start the integration at t0 > 0"
+            )
+
+    def eta(self, t: Tensor) -> Tensor:
+        """eta(t) = c_log log(t / t0) + c_lin t (the log term only when c_log > 0)."""
+        t = torch.as_tensor(t)
+        self._check_time(t)
+        log_term = self.c_log * torch.log(t / self.t0) if self.c_log > 0 else 0.0
+        return log_term + self.c_lin * t
+
+    def friction(self, t: Tensor | float) -> Tensor | float:
+        """alpha(t) = eta'(t) = c_log / t + c_lin."""
+        if self.c_log == 0:
+            return self.c_lin
+        self._check_time(t)
+        return self.c_log / t + self.c_lin
+
+    def damping_factor(self, t: Tensor, h: Tensor) -> Tensor:
+        """exp(-(eta(t + h) - eta(t))) = (t / (t + h))^c_log e^{-c_lin h}: the exact flow of
+        p' = -alpha(t) p over [t, t + h] (h may be negative)."""
+        t = torch.as_tensor(t)
+        h = torch.as_tensor(h, dtype=t.dtype)
+        return torch.exp(self.eta(t) - self.eta(t + h))
+
+    # --- the Hamiltonian and its gradients -----------------------------------------------------
+
+    def _logits(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(queries x Q^T, keys x K^T, logits S) for a cloud x of shape (..., n, d)."""
+        queries = x @ self.query.to(x.dtype).T
+        keys = x @ self.key.to(x.dtype).T
+        return queries, keys, queries @ keys.transpose(-1, -2) / math.sqrt(self.d)
+
+    def log_normalizer(self, x: Tensor) -> Tensor:
+        """log z_i = logsumexp_j S_ij - log n, shape (..., n)."""
+        _, _, logits = self._logits(x)
+        return torch.logsumexp(logits, -1) - math.log(x.shape[-2])
+
+    def _quadratic(self, p: Tensor) -> tuple[Tensor, Tensor]:
+        """(B p_i, p_i^T B p_i) for momenta (..., n, d)."""
+        bp = p @ self.value.to(p.dtype)  # B symmetric: rows of p B are B p_i
+        return bp, (bp * p).sum(-1)
+
+    def hamiltonian(self, x: Tensor, p: Tensor) -> Tensor:
+        """H(X, P) = sum_i p_i^T B p_i / (2 z_i) - (1/2) sum_i z_i, shape (...)."""
+        self._check_state(x, p)
+        log_z = self.log_normalizer(x)
+        _, quadratic = self._quadratic(p)
+        return 0.5 * (quadratic * torch.exp(-log_z) - torch.exp(log_z)).sum(-1)
+
+    def grad_p(self, x: Tensor, p: Tensor) -> Tensor:
+        """dH/dp_i = B p_i / z_i."""
+        self._check_state(x, p)
+        bp, _ = self._quadratic(p)
+        return bp * torch.exp(-self.log_normalizer(x))[..., None]
+
+    def grad_x_autograd(self, x: Tensor, p: Tensor) -> Tensor:
+        """dH/dx by ``torch.func.grad`` of ``hamiltonian`` (summed over leading dims)."""
+        return grad(lambda y: self.hamiltonian(y, p).sum())(x)
+
+    def gradients(self, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
+        """(dH/dx, dH/dp) at one point from one set of logits: one gradient evaluation.
+
+        dH/dx by the closed form of the module docstring or by autograd (``gradient``).
+        """
+        self._check_state(x, p)
+        if self.gradient == "autograd":
+            return self.grad_x_autograd(x, p), self.grad_p(x, p)
+        queries, keys, logits = self._logits(x)
+        log_z = torch.logsumexp(logits, -1) - math.log(x.shape[-2])
+        weights = torch.softmax(logits, -1)  # P_ij = E_ij / (n z_i)
+        bp, quadratic = self._quadratic(p)
+        inverse_z = torch.exp(-log_z)
+        coupling = -(0.5 * quadratic * inverse_z + 0.5 * torch.exp(log_z))[..., None] * weights
+        scale = 1.0 / math.sqrt(self.d)
+        grad_x = scale * (
+            (coupling @ keys) @ self.query.to(x.dtype)
+            + (coupling.transpose(-1, -2) @ queries) @ self.key.to(x.dtype)
+        )
+        return grad_x, bp * inverse_z[..., None]
+
+    def grad_x(self, x: Tensor, p: Tensor) -> Tensor:
+        """dH/dx (closed form or autograd, as ``gradient`` says)."""
+        return self.gradients(x, p)[0]
+
+    def forward(self, t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        """(x', p') = (dH/dp, -dH/dx - alpha(t) p)."""
+        if not (isinstance(state, tuple) and len(state) == 2):
+            raise TypeError("HamiltonianAttention takes the state as a tuple (x, p)")
+        x, p = state
+        grad_x, grad_p = self.gradients(x, p)
+        return grad_p, -grad_x - self.friction(t) * p
+
+    def _check_state(self, x: Tensor, p: Tensor) -> None:
+        check_cloud("x", x, d=self.d)
+        check_cloud("p", p, d=self.d)
+        if x.shape != p.shape:
+            raise ValueError(
+                f"x has shape {tuple(x.shape)} and p has shape {tuple(p.shape)}; they must match"
+            )
+
+
+def _check_symmetric_positive_definite(name: str, matrix: Tensor) -> None:
+    matrix = matrix.to(torch.float64)
+    scale = float(matrix.abs().max()) or 1.0
+    asymmetry = float((matrix - matrix.T).abs().max())
+    if asymmetry > 1e-6 * scale:
+        raise ValueError(
+            f"{name} must be symmetric positive definite (it is the kinetic metric B); "
+            f"max |B - B^T| = {asymmetry:.3g}"
+        )
+    smallest = float(torch.linalg.eigvalsh(matrix).min())
+    if smallest <= 0:
+        raise ValueError(
+            f"{name} must be symmetric positive definite (it is the kinetic metric B); "
+            f"its smallest eigenvalue is {smallest:.3g}"
+        )
