@@ -79,3 +79,11 @@ def test_digits_rows_split_and_seed(no_network):
 def test_bad_arguments_are_refused(call, words):
     with pytest.raises(ValueError, match=words):
         call()
+
+
+def test_a_missing_extra_is_named_with_its_install_command(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mnist1d.data", None)  # import of it raises ImportError
+    with pytest.raises(RuntimeError, match=r"'mnist1d'.*pip install -e '\.\[train\]'"):
+        mnist1d(samples=40)
