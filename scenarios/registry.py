@@ -18,6 +18,7 @@ from scenarios import (
     mean_field,
     metastability,
     phase_diagram,
+    sympformer,
     train,
 )
 from scenarios.config import ConfigError, did_you_mean
@@ -32,6 +33,7 @@ SCENARIOS: dict[str, ModuleType] = {
     "mean_field": mean_field,
     "metastability": metastability,
     "layers": layers,
+    "sympformer": sympformer,
 }
 
 
