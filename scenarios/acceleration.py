@@ -221,7 +221,7 @@ def momentum(config: AccelerationConfig, base: nn.Module, kind: str) -> dynamics
     return dynamics.Accelerated(base, damping=kind, gamma=config.gamma, r=config.r, t0=config.t0)
 
 
-def _relative(gaps: Tensor) -> Tensor:
+def relative_to_start(gaps: Tensor) -> Tensor:
     """Per-system gaps (times, ...) -> their mean over systems over its initial value, with NaN
     from the first non-finite time on."""
     gaps = gaps.reshape(gaps.shape[0], -1)
@@ -239,7 +239,7 @@ def sphere_problem(config: AccelerationConfig) -> Problem:
     base = dynamics.SelfAttention(config.d, beta=config.beta, normalization=config.normalization)
 
     def gap(xs: Tensor) -> Tensor:
-        return _relative(dynamics.relative_energy_gap(xs, config.beta))
+        return relative_to_start(dynamics.relative_energy_gap(xs, config.beta))
 
     return Problem("sphere", base.to(config.device), x0, gap)
 
@@ -264,7 +264,7 @@ def linear_problem(config: AccelerationConfig) -> Problem:
     base = dynamics.LinearAttention(config.linear_d, value=-torch.eye(config.linear_d, dtype=DTYPE))
 
     def gap(xs: Tensor) -> Tensor:
-        return _relative(quartic_energy(dynamics.second_moment(xs)))
+        return relative_to_start(quartic_energy(dynamics.second_moment(xs)))
 
     return Problem("linear", base.to(config.device), x0, gap)
 

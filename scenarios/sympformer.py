@@ -75,7 +75,7 @@ from torch import Tensor, nn
 
 import dynamics
 import solvers
-from scenarios.acceleration import Curve, _relative, best_step, momentum, positions
+from scenarios.acceleration import Curve, best_step, momentum, positions, relative_to_start
 from scenarios.config import config_to_dict
 from scenarios.progress import progress
 from scenarios.shared_fields import (
@@ -244,7 +244,7 @@ def log_interaction(problem: Problem, xs: Tensor) -> Tensor:
 def potential_gap(problem: Problem, xs: Tensor) -> Tensor:
     """U(0) / U(t) per time (mean over systems), NaN from the first non-finite value on."""
     logs = log_interaction(problem, xs)
-    return _relative(torch.exp(logs[:1] - logs))
+    return relative_to_start(torch.exp(logs[:1] - logs))
 
 
 def overdamped_residual(problem: Problem) -> float:
