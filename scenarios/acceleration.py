@@ -59,7 +59,15 @@ from scenarios.shared_fields import (
 )
 from scenarios.style import save_figure
 from scenarios.threads import thread_count, torch_threads
-from scenarios.validation import check_seed, is_int, is_real, require
+from scenarios.validation import (
+    check_seed,
+    is_int,
+    is_real,
+    require,
+    require_int_in,
+    require_positive,
+    require_steps,
+)
 
 NAME = "acceleration"
 DTYPE = torch.float64
@@ -134,29 +142,10 @@ class AccelerationConfig:
         )
         require(is_int(self.linear_n) and self.linear_n >= 2, "linear_n", self.linear_n, ">= 2")
         require(is_int(self.linear_d) and self.linear_d >= 1, "linear_d", self.linear_d, ">= 1")
-        for name in ("gamma", "r", "t0", "T"):
-            value = getattr(self, name)
-            require(is_real(value) and value > 0, name, value, "a finite number > 0")
-        require(
-            is_int(self.num_times) and 2 <= self.num_times <= 100_000,
-            "num_times",
-            self.num_times,
-            "an integer in [2, 100000]",
-        )
-        require(
-            isinstance(self.steps, tuple)
-            and len(self.steps) >= 1
-            and all(is_real(h) and h > 0 for h in self.steps),
-            "steps",
-            self.steps,
-            "one or more numbers > 0",
-        )
-        require(
-            is_int(self.max_evaluations) and 1 <= self.max_evaluations <= 100_000,
-            "max_evaluations",
-            self.max_evaluations,
-            "an integer in [1, 100000]",
-        )
+        require_positive(self, "gamma", "r", "t0", "T")
+        require_int_in("num_times", self.num_times, 2, 100_000)
+        require_steps("steps", self.steps)
+        require_int_in("max_evaluations", self.max_evaluations, 1, 100_000)
         require(is_real(self.target) and 0 < self.target < 1, "target", self.target, "in (0, 1)")
         check_seed(self.seed)
         check_shared_fields(self)

@@ -45,7 +45,14 @@ from scenarios.config import config_to_dict
 from scenarios.in_context_figures import make_figures
 from scenarios.progress import progress
 from scenarios.style import save_figure
-from scenarios.validation import check_device, check_seed, is_int, is_real, require
+from scenarios.validation import (
+    check_device,
+    check_seed,
+    is_int,
+    is_real,
+    require,
+    require_int_in,
+)
 
 NAME = "in_context"
 DTYPE = torch.float64
@@ -126,12 +133,7 @@ class InContextConfig:
         check_seed(self.seed)
         require(is_real(self.eta) and self.eta > 0, "eta", self.eta, "a finite number > 0")
         require(is_real(self.step) and self.step > 0, "step", self.step, "a finite number > 0")
-        require(
-            is_int(self.max_layers) and 1 <= self.max_layers <= 100_000,
-            "max_layers",
-            self.max_layers,
-            "an integer in [1, 100000]",
-        )
+        require_int_in("max_layers", self.max_layers, 1, 100_000)
         require(
             is_real(self.T) and self.T >= 0,
             "T",
@@ -141,12 +143,7 @@ class InContextConfig:
         require(is_real(self.gamma) and self.gamma >= 0, "gamma", self.gamma, "a number >= 0")
         require(is_real(self.r) and self.r >= 0, "r", self.r, "a number >= 0")
         require(is_real(self.t0) and self.t0 > 0, "t0", self.t0, "a number > 0")
-        require(
-            is_int(self.num_times) and 2 <= self.num_times <= 100_000,
-            "num_times",
-            self.num_times,
-            "an integer in [2, 100000]",
-        )
+        require_int_in("num_times", self.num_times, 2, 100_000)
         require(
             is_real(self.target) and 0 < self.target < 1,
             "target",

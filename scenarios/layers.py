@@ -51,7 +51,13 @@ from scenarios.shared_fields import (
 )
 from scenarios.style import save_figure
 from scenarios.threads import thread_count, torch_threads
-from scenarios.validation import check_seed, is_int, is_real, require
+from scenarios.validation import (
+    check_seed,
+    is_int,
+    is_real,
+    require,
+    require_int_in,
+)
 
 NAME = "layers"
 DTYPE = torch.float64
@@ -130,12 +136,7 @@ class LayersConfig:
             self.fit_from,
             "an integer with at least two depths >= fit_from",
         )
-        require(
-            is_int(self.num_times) and 2 <= self.num_times <= 100_000,
-            "num_times",
-            self.num_times,
-            "an integer in [2, 100000]",
-        )
+        require_int_in("num_times", self.num_times, 2, 100_000)
         check_seed(self.seed)
         check_shared_fields(self)
 

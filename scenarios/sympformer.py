@@ -88,7 +88,15 @@ from scenarios.shared_fields import (
 from scenarios.style import save_figure
 from scenarios.sympformer_figures import make_figures
 from scenarios.threads import thread_count, torch_threads
-from scenarios.validation import check_seed, is_int, is_real, require
+from scenarios.validation import (
+    check_seed,
+    is_int,
+    is_real,
+    require,
+    require_int_in,
+    require_positive,
+    require_steps,
+)
 
 NAME = "sympformer"
 DTYPE = torch.float64
@@ -157,23 +165,9 @@ class SympformerConfig:
         require(is_int(self.n) and self.n >= 2, "n", self.n, "an integer >= 2")
         require(is_int(self.d) and self.d >= 1, "d", self.d, "an integer >= 1")
         require(is_int(self.systems) and self.systems >= 1, "systems", self.systems, ">= 1")
-        for name in ("scale", "gamma", "r", "c_log", "t0", "T"):
-            value = getattr(self, name)
-            require(is_real(value) and value > 0, name, value, "a finite number > 0")
-        require(
-            is_int(self.num_times) and 2 <= self.num_times <= 100_000,
-            "num_times",
-            self.num_times,
-            "an integer in [2, 100000]",
-        )
-        require(
-            isinstance(self.steps, tuple)
-            and len(self.steps) >= 1
-            and all(is_real(h) and h > 0 for h in self.steps),
-            "steps",
-            self.steps,
-            "one or more numbers > 0",
-        )
+        require_positive(self, "scale", "gamma", "r", "c_log", "t0", "T")
+        require_int_in("num_times", self.num_times, 2, 100_000)
+        require_steps("steps", self.steps)
         require(
             is_int(self.max_evaluations) and 4 <= self.max_evaluations <= 100_000,
             "max_evaluations",

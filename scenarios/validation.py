@@ -38,6 +38,29 @@ def require(condition: bool, name: str, value: object, accepted: str) -> None:
         raise ValueError(f"{name}={show(value)} is not accepted; expected {accepted}")
 
 
+def require_int_in(name: str, value: object, low: int, high: int, why: str = "") -> None:
+    """Refuse anything but an integer in [low, high]; ``why`` is appended to the message."""
+    accepted = f"an integer in [{low}, {high}]" + (f" ({why})" if why else "")
+    require(is_int(value) and low <= value <= high, name, value, accepted)
+
+
+def require_positive(config: object, *names: str) -> None:
+    """Refuse any of the config's fields ``names`` that is not a finite number > 0."""
+    for name in names:
+        value = getattr(config, name)
+        require(is_real(value) and value > 0, name, value, "a finite number > 0")
+
+
+def require_steps(name: str, value: object) -> None:
+    """Refuse anything but a non-empty tuple of numbers > 0 (layer step sizes)."""
+    require(
+        isinstance(value, tuple) and len(value) >= 1 and all(is_real(h) and h > 0 for h in value),
+        name,
+        value,
+        "one or more numbers > 0",
+    )
+
+
 def require_distinct(name: str, values: tuple) -> None:
     """Refuse a list with repeated entries."""
     if len(set(values)) != len(values):

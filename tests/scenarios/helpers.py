@@ -43,3 +43,13 @@ def assert_refused(scenario: str, setting: list[str], name: str, tmp_path: Path,
     assert code == 2
     assert not out_dir.exists() and list(tmp_path.iterdir()) == []
     assert len(err.strip().splitlines()) == 1 and f"{name}=" in err
+
+
+def assert_metrics_written(out: Path, config: object, metrics: dict) -> None:
+    """metrics.json in ``out`` is strict JSON equal to ``metrics``, with ``config``'s fields as
+    its parameters."""
+    from scenarios.config import config_to_dict
+
+    written = strict_json((out / "metrics.json").read_text())
+    assert written == json.loads(json.dumps(metrics, allow_nan=False))
+    assert written["parameters"] == config_to_dict(config)

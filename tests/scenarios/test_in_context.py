@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 
 from scenarios import in_context
-from scenarios.config import config_to_dict
 from scenarios.in_context import (
     FLOW_METHODS,
     LAYER_METHODS,
@@ -20,7 +17,11 @@ from scenarios.in_context import (
     make_tasks,
 )
 from scenarios.runner import run_scenario
-from tests.scenarios.helpers import assert_refused, assert_run_files, strict_json
+from tests.scenarios.helpers import (
+    assert_metrics_written,
+    assert_refused,
+    assert_run_files,
+)
 
 TINY = {
     "d": 2,
@@ -48,9 +49,7 @@ def tiny_run(tmp_path_factory):
 def test_run_writes_metrics_config_and_figures(tiny_run):
     out, config, metrics = tiny_run
     assert_run_files(out, metrics, STEMS)
-    written = strict_json((out / "metrics.json").read_text())
-    assert written == json.loads(json.dumps(metrics))
-    assert written["parameters"] == config_to_dict(config)
+    assert_metrics_written(out, config, metrics)
 
 
 def test_metrics_are_sane(tiny_run):

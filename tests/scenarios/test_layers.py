@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 
 import dynamics
 from scenarios import layers
-from scenarios.config import config_to_dict
 from scenarios.layers import LAYER_RULES, VARIANTS, LayersConfig, fitted_order
 from scenarios.runner import run_scenario
-from tests.scenarios.helpers import assert_refused, assert_run_files, strict_json
+from tests.scenarios.helpers import (
+    assert_metrics_written,
+    assert_refused,
+    assert_run_files,
+)
 
 TINY = {"n": 6, "d": 4, "hidden": 8, "T": 1.0, "depths": (8, 16, 32), "fit_from": 8}
 """A tiny run: 6 tokens in R^4 / on S^3, a block of width 4, 8 to 32 layers on [0, 1]."""
@@ -32,9 +33,7 @@ def tiny_run(tmp_path_factory):
 def test_run_writes_metrics_config_and_figures(tiny_run):
     out, config, metrics = tiny_run
     assert_run_files(out, metrics, STEMS)
-    written = strict_json((out / "metrics.json").read_text())
-    assert written == json.loads(json.dumps(metrics))
-    assert written["parameters"] == config_to_dict(config)
+    assert_metrics_written(out, config, metrics)
     assert len(layers.summary_lines(metrics)) == sum(1 + len(r) for r in LAYER_RULES.values())
 
 

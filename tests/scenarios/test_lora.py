@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 
 import numpy as np
@@ -11,10 +10,13 @@ import pytest
 import torch
 
 from scenarios import lora
-from scenarios.config import config_to_dict
 from scenarios.lora import LoraConfig
 from scenarios.runner import run_scenario
-from tests.scenarios.helpers import assert_refused, assert_run_files, strict_json
+from tests.scenarios.helpers import (
+    assert_metrics_written,
+    assert_refused,
+    assert_run_files,
+)
 
 TINY = {
     "n": 6,
@@ -46,9 +48,7 @@ def tiny_results() -> lora.Results:
 def test_run_writes_metrics_config_and_figures(tiny_run):
     out, config, metrics = tiny_run
     assert_run_files(out, metrics, STEMS)
-    written = strict_json((out / "metrics.json").read_text())
-    assert written == json.loads(json.dumps(metrics, allow_nan=False))
-    assert written["parameters"] == config_to_dict(config)
+    assert_metrics_written(out, config, metrics)
     assert len(lora.summary_lines(metrics)) == 1 + len(config.ranks)
 
 

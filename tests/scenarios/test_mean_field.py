@@ -3,7 +3,6 @@ samples are the same law, the power-law fit, the three solvers agreeing on a sma
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -12,7 +11,6 @@ import torch
 
 import dynamics
 from scenarios import mean_field
-from scenarios.config import config_to_dict
 from scenarios.mean_field import (
     MeanFieldConfig,
     fit_power_law,
@@ -21,7 +19,11 @@ from scenarios.mean_field import (
     mixture_density,
 )
 from scenarios.runner import run_scenario
-from tests.scenarios.helpers import assert_refused, assert_run_files, strict_json
+from tests.scenarios.helpers import (
+    assert_metrics_written,
+    assert_refused,
+    assert_run_files,
+)
 
 TINY = {
     "exact_ns": (50, 400),
@@ -49,9 +51,7 @@ def tiny_run(tmp_path_factory):
 def test_run_writes_metrics_config_and_figures(tiny_run):
     out, config, metrics = tiny_run
     assert_run_files(out, metrics, STEMS)
-    written = strict_json((out / "metrics.json").read_text())
-    assert written == json.loads(json.dumps(metrics))
-    assert written["parameters"] == config_to_dict(config)
+    assert_metrics_written(out, config, metrics)
     assert len(mean_field.summary_lines(metrics)) == 3
 
 

@@ -3,7 +3,6 @@ the linear-stability growth rates, and the energy of point clusters."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -12,7 +11,6 @@ import torch
 
 from dynamics import CircleVelocity, log_interaction_energy
 from scenarios import metastability
-from scenarios.config import config_to_dict
 from scenarios.metastability import (
     MetastabilityConfig,
     cluster_mass_energy,
@@ -23,7 +21,11 @@ from scenarios.metastability import (
     plateaus,
 )
 from scenarios.runner import run_scenario
-from tests.scenarios.helpers import assert_refused, assert_run_files, strict_json
+from tests.scenarios.helpers import (
+    assert_metrics_written,
+    assert_refused,
+    assert_run_files,
+)
 
 TINY = {"n": 16, "seeds": 2, "betas": (4.0, 16.0), "T": 100.0, "num_times": 31}
 """A tiny run: 2 clouds of 16 tokens on the circle, two betas, to t = 100."""
@@ -42,9 +44,7 @@ def tiny_run(tmp_path_factory):
 def test_run_writes_metrics_config_and_figures(tiny_run):
     out, config, metrics = tiny_run
     assert_run_files(out, metrics, STEMS)
-    written = strict_json((out / "metrics.json").read_text())
-    assert written == json.loads(json.dumps(metrics))
-    assert written["parameters"] == config_to_dict(config)
+    assert_metrics_written(out, config, metrics)
     assert len(metastability.summary_lines(metrics)) == len(config.betas) + 1
 
 

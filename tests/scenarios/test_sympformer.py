@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
 from scenarios import sympformer
-from scenarios.config import config_to_dict
 from scenarios.runner import run_scenario
 from scenarios.sympformer import FLOWS, LAYERS, SympformerConfig
-from tests.scenarios.helpers import assert_refused, assert_run_files, strict_json
+from tests.scenarios.helpers import (
+    assert_metrics_written,
+    assert_refused,
+    assert_run_files,
+)
 
 TINY = {
     "n": 6,
@@ -39,9 +40,7 @@ def tiny_run(tmp_path_factory):
 def test_run_writes_metrics_config_and_figures(tiny_run):
     out, config, metrics = tiny_run
     assert_run_files(out, metrics, STEMS)
-    written = strict_json((out / "metrics.json").read_text())
-    assert written == json.loads(json.dumps(metrics))
-    assert written["parameters"] == config_to_dict(config)
+    assert_metrics_written(out, config, metrics)
     assert len(sympformer.summary_lines(metrics)) == len(FLOWS) + len(LAYERS) + 1
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import json
 import math
 
 import pytest
 import torch
 
 from scenarios import train
-from scenarios.config import config_to_dict
 from scenarios.runner import run_scenario
 from scenarios.train import (
     TrainConfig,
@@ -22,7 +20,7 @@ from scenarios.train import (
     simulate,
     straightness,
 )
-from tests.scenarios.helpers import assert_refused, strict_json
+from tests.scenarios.helpers import assert_metrics_written, assert_refused
 
 TINY = {
     "samples": 100,
@@ -57,9 +55,7 @@ def test_run_writes_metrics_config_figures_and_checkpoints(tiny_run):
     assert {path.name for path in (out / "checkpoints").iterdir()} == {f"{n}.pt" for n in NAMES}
     for stem in STEMS:
         assert (out / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    written = strict_json((out / "metrics.json").read_text())
-    assert written == json.loads(json.dumps(metrics))
-    assert written["parameters"] == config_to_dict(config)
+    assert_metrics_written(out, config, metrics)
 
 
 def test_metrics_are_sane(tiny_run):
