@@ -179,7 +179,12 @@ def _interrupt_after_two_points(out: Path) -> tuple[int, str]:
     command = [sys.executable, "-m", "scenarios.cli", *SWEEP, "--out", str(out), "--workers", "2"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=_default_sigint,
     ) as process:
         deadline = time.monotonic() + 120
         while _finished_points(out) < 2 and process.poll() is None:
@@ -188,6 +193,13 @@ def _interrupt_after_two_points(out: Path) -> tuple[int, str]:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
     return process.returncode, err
+
+
+def _default_sigint() -> None:
+    """In the child, before exec: SIGINT to its default disposition. An ignored SIGINT is
+    inherited across exec (and then Python installs no KeyboardInterrupt handler), so a test run
+    whose process ignores SIGINT would otherwise start a sweep that cannot be interrupted."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _finished_points(out: Path) -> int:
