@@ -47,6 +47,7 @@ from torch import Tensor, nn
 from torch.func import grad
 
 from dynamics.checks import check_choice, check_cloud, check_int, check_real
+from dynamics.projections import register_projections
 
 GRADIENTS = ("closed_form", "autograd")
 
@@ -88,22 +89,7 @@ class HamiltonianAttention(nn.Module):
         self.c_lin = check_real("c_lin", c_lin, minimum=0.0)
         self.t0 = check_real("t0", t0, minimum=0.0, strict=True)
         self.gradient = check_choice("gradient", gradient, GRADIENTS)
-        eye = torch.eye(self.d, dtype=torch.float64)
-        for name, matrix in (("query", query), ("key", key), ("value", value)):
-            matrix = eye if matrix is None else matrix
-            if not isinstance(matrix, Tensor) or not matrix.is_floating_point():
-                raise TypeError(f"{name} must be a floating torch.Tensor or None, got {matrix!r}")
-            rows_ok = matrix.ndim == 2 and (name != "value" or matrix.shape[0] == self.d)
-            if not (rows_ok and matrix.shape[-1] == self.d):
-                expected = f"({self.d}, {self.d})" if name == "value" else f"(k, {self.d})"
-                raise ValueError(f"{name} has shape {tuple(matrix.shape)}; expected {expected}")
-            if isinstance(matrix, nn.Parameter):
-                self.register_parameter(name, matrix)
-            else:
-                self.register_buffer(name, matrix)
-        if self.query.shape[0] != self.key.shape[0]:
-            rows = (self.query.shape[0], self.key.shape[0])
-            raise ValueError(f"query has {rows[0]} rows and key has {rows[1]}; they must match")
+        register_projections(self, self.d, query, key, value, dtype=torch.float64)
         _check_symmetric_positive_definite("value", self.value.detach())
 
     def extra_repr(self) -> str:

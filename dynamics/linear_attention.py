@@ -27,11 +27,11 @@ with M_xv = E[x v^T], M_vv = E[v v^T] and A = A(M_xx).
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from dynamics.accelerated import Accelerated
 from dynamics.checks import check_cloud, check_int
+from dynamics.projections import register_projections
 from dynamics.weighted import check_masses
 
 
@@ -61,22 +61,7 @@ class LinearAttention(nn.Module):
         super().__init__()
         self.d = check_int("d", d, minimum=1)
         self.context = None if context is None else check_int("context", context, minimum=1)
-        eye = torch.eye(self.d)
-        for name, matrix in (("query", query), ("key", key), ("value", value)):
-            matrix = eye if matrix is None else matrix
-            if not isinstance(matrix, Tensor) or not matrix.is_floating_point():
-                raise TypeError(f"{name} must be a floating torch.Tensor or None, got {matrix!r}")
-            rows_ok = matrix.ndim == 2 and (name != "value" or matrix.shape[0] == self.d)
-            if not (rows_ok and matrix.shape[-1] == self.d):
-                expected = f"({self.d}, {self.d})" if name == "value" else f"(k, {self.d})"
-                raise ValueError(f"{name} has shape {tuple(matrix.shape)}; expected {expected}")
-            if isinstance(matrix, nn.Parameter):
-                self.register_parameter(name, matrix)
-            else:
-                self.register_buffer(name, matrix)
-        if self.query.shape[0] != self.key.shape[0]:
-            rows = (self.query.shape[0], self.key.shape[0])
-            raise ValueError(f"query has {rows[0]} rows and key has {rows[1]}; they must match")
+        register_projections(self, self.d, query, key, value)
 
     def matrix(self, second_moment: Tensor) -> Tensor:
         """A(M) = V M K^T Q for M of shape (..., d, d)."""
