@@ -33,11 +33,15 @@ from pathlib import Path
 import benchlib
 import torch
 
-from dynamics import SelfAttention
-from scenarios.clustering import ClusteringConfig, initial_clouds, output_times, sweep_point
+from scenarios.clustering import (
+    ClusteringConfig,
+    initial_clouds,
+    output_times,
+    solve_run,
+    sweep_point,
+)
 from scenarios.sweep import plan_sweep, run_sweep
 from scenarios.threads import torch_threads
-from solvers import integrate
 
 BATCH_TARGET = 20.0
 WORKERS_TARGET = 1.7
@@ -62,10 +66,7 @@ def batched_vs_separate(args: argparse.Namespace) -> None:
         separate_subset = time.perf_counter() - start
         x0 = initial_clouds(config, seeds)
         start = time.perf_counter()
-        with torch.no_grad():
-            integrate(
-                SelfAttention(3, beta=1.0), x0, output_times(config).to(x0), rtol=1e-6, atol=1e-8
-            )
+        solve_run(config, "softmax", 1.0, x0, output_times(config))
         solve_only = time.perf_counter() - start
         threads = torch.get_num_threads()
     separate = separate_subset * len(seeds) / len(subset)

@@ -328,15 +328,14 @@ def simulate(config: ClusteringConfig) -> list[RunResult]:
     return results
 
 
-def _simulate_one(
-    config: ClusteringConfig,
-    normalization: str,
-    beta: float,
-    x0: Tensor,
-    times: Tensor,
-    snapshots: tuple[int, ...],
-) -> RunResult:
-    """Integrate one (normalization, beta) run from ``x0`` and measure it."""
+def solve_run(
+    config: ClusteringConfig, normalization: str, beta: float, x0: Tensor, times: Tensor
+) -> Tensor:
+    """The trajectory (len(times), *x0.shape) of one (normalization, beta) run from ``x0`` (one
+    cloud, or a batch of clouds solved together).
+
+    Raises RuntimeError if the solver returns fewer output times than asked or non-finite values.
+    """
     field_ = dynamics.SelfAttention(config.d, beta=beta, normalization=normalization)
     with torch.no_grad():
         xs = solvers.integrate(
@@ -348,13 +347,26 @@ def _simulate_one(
             rtol=config.rtol,
             atol=config.atol,
         )
-    expected = (config.num_times, *x0.shape)
+    expected = (len(times), *x0.shape)
     if tuple(xs.shape) != expected or not bool(torch.isfinite(xs).all()):
         raise RuntimeError(
             f"{run_key(normalization, beta)}: method {config.method!r} returned "
             f"{tuple(xs.shape)} values instead of {expected} finite ones (the solver stopped "
             "early); try a smaller beta or T, or another method"
         )
+    return xs
+
+
+def _simulate_one(
+    config: ClusteringConfig,
+    normalization: str,
+    beta: float,
+    x0: Tensor,
+    times: Tensor,
+    snapshots: tuple[int, ...],
+) -> RunResult:
+    """Integrate one (normalization, beta) run from ``x0`` and measure it."""
+    xs = solve_run(config, normalization, beta, x0, times)
     return _observe(config, normalization, beta, times, xs, snapshots)
 
 
@@ -477,22 +489,7 @@ def sweep_point(config: ClusteringConfig, seeds: Sequence[int]) -> list[dict[str
     rows = []
     for normalization in config.normalizations:
         for beta in config.betas:
-            field_ = dynamics.SelfAttention(config.d, beta=beta, normalization=normalization)
-            with torch.no_grad():
-                xs = solvers.integrate(
-                    field_,
-                    x0,
-                    times.to(x0),
-                    method=config.method,
-                    step_size=config.step_size or None,
-                    rtol=config.rtol,
-                    atol=config.atol,
-                )
-            if not bool(torch.isfinite(xs).all()):
-                raise RuntimeError(
-                    f"{run_key(normalization, beta)}: method {config.method!r} returned "
-                    "non-finite values; try a smaller beta or T, or another method"
-                )
+            xs = solve_run(config, normalization, beta, x0, times)
             metrics = _batched_metrics(config, float(beta), times, xs)
             for index, seed in enumerate(seeds):
                 row: dict[str, object] = {
