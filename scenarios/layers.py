@@ -40,6 +40,7 @@ from torch import Tensor
 import dynamics
 import solvers
 from scenarios.config import config_to_dict
+from scenarios.fits import fit_power_law
 from scenarios.layers_figures import make_figures
 from scenarios.progress import progress
 from scenarios.shared_fields import (
@@ -229,8 +230,7 @@ def fitted_order(depths: tuple[int, ...], errors: np.ndarray, fit_from: int) -> 
     used = depths_array >= fit_from
     if not (errors[used] > 0).all():
         return None
-    slope = np.polyfit(np.log(depths_array[used]), np.log(errors[used]), 1)[0]
-    return float(-slope)
+    return -fit_power_law(depths_array[used], errors[used])[0]
 
 
 def simulate(config: LayersConfig) -> dict[str, VariantResults]:

@@ -51,6 +51,7 @@ from torch import Tensor
 import dynamics
 import solvers
 from scenarios.config import config_to_dict
+from scenarios.fits import fit_power_law
 from scenarios.mean_field_figures import make_figures
 from scenarios.progress import progress
 from scenarios.shared_fields import check_shared_fields, device_field, figures_field
@@ -254,16 +255,6 @@ class Results:
     runs: dict[str, MethodRuns]
     pic_vs_exact: dict[int, float]
     """n -> mean over seeds of W1(PIC cloud, exact cloud) at t = T, for n in both lists."""
-
-
-def fit_power_law(x: np.ndarray | list[float], y: np.ndarray | list[float]) -> tuple[float, float]:
-    """Least-squares fit of log y = p log x + log c: returns the exponent p and prefactor c.
-
-    Needs at least two distinct x > 0 and y > 0.
-    """
-    log_x, log_y = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
-    exponent, intercept = np.polyfit(log_x, log_y, 1)
-    return float(exponent), float(math.exp(intercept))
 
 
 def mixture_density(config: MeanFieldConfig, theta: Tensor) -> Tensor:

@@ -56,7 +56,7 @@ import dynamics
 import solvers
 from scenarios.clustering import max_decrease
 from scenarios.config import config_to_dict
-from scenarios.mean_field import fit_power_law
+from scenarios.fits import fit_power_law
 from scenarios.metastability_figures import make_figures
 from scenarios.progress import progress
 from scenarios.shared_fields import (

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -13,7 +12,6 @@ import dynamics
 from scenarios import mean_field
 from scenarios.mean_field import (
     MeanFieldConfig,
-    fit_power_law,
     initial_angles,
     initial_cells,
     mixture_density,
@@ -74,16 +72,6 @@ def test_metrics_are_sane(tiny_run):
     assert set(metrics["pic_vs_exact_w1"]) == {"50", "400"}
     for n, value in metrics["pic_vs_exact_w1"].items():
         assert value < 0.02 * metrics["exact"]["runs"][n]["w1_mean"][-1]
-
-
-def test_fit_power_law_recovers_exponent_and_prefactor():
-    n = np.array([1e2, 1e3, 1e4, 1e5])
-    exponent, prefactor = fit_power_law(n, 1.3 * n**-0.5)
-    assert exponent == pytest.approx(-0.5, abs=1e-12)
-    assert prefactor == pytest.approx(1.3, rel=1e-12)
-    # multiplicative noise e^{+-0.1} moves the fitted exponent by at most 0.2 / 3 decades' spread
-    noisy = 1.3 * n**-0.5 * np.exp(0.1 * np.array([1, -1, -1, 1]))
-    assert fit_power_law(n, noisy)[0] == pytest.approx(-0.5, abs=0.05)
 
 
 def test_initial_cells_are_the_cell_averages_of_the_mixture():
