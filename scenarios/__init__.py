@@ -9,7 +9,7 @@ from scenarios.config import ConfigError, config_fields, config_to_dict, resolve
 from scenarios.output import staged_output, write_json
 from scenarios.registry import SCENARIOS, get_scenario
 from scenarios.runner import default_out_dir, run_scenario
-from scenarios.style import figure_style, new_figure, save_figure
+from scenarios.style import figure_style, new_figure, save_figure, save_figures
 
 __all__ = [
     "SCENARIOS",
@@ -23,6 +23,7 @@ __all__ = [
     "resolve_config",
     "run_scenario",
     "save_figure",
+    "save_figures",
     "staged_output",
     "write_json",
 ]

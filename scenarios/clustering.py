@@ -43,7 +43,7 @@ import solvers
 from scenarios.clustering_figures import make_figures
 from scenarios.config import config_to_dict, did_you_mean
 from scenarios.progress import progress
-from scenarios.style import save_figure
+from scenarios.style import save_figures
 from scenarios.threads import SMALL_WORK, thread_count, torch_threads
 from scenarios.validation import (
     DTYPES,
@@ -421,8 +421,7 @@ def run(config: ClusteringConfig, out_dir: Path) -> dict[str, object]:
     """Simulate, write the figures into ``out_dir``, and return the metrics dict."""
     results = simulate(config)
     figures = make_figures(config, results) if config.figures else {}
-    for stem, fig in progress(figures.items(), desc=f"{NAME} figures", total=len(figures)):
-        save_figure(fig, Path(out_dir) / stem)
+    save_figures(figures, out_dir, f"{NAME} figures")
     times = results[0].times
     return {
         "scenario": NAME,

@@ -44,7 +44,7 @@ import solvers
 from scenarios.config import config_to_dict
 from scenarios.in_context_figures import make_figures
 from scenarios.progress import progress
-from scenarios.style import save_figure
+from scenarios.style import save_figures
 from scenarios.validation import (
     check_device,
     check_seed,
@@ -342,8 +342,7 @@ def run(config: InContextConfig, out_dir: Path) -> dict[str, object]:
     """Simulate, write the figures into ``out_dir``, and return the metrics dict."""
     results = simulate(config)
     figures = make_figures(config, results) if config.figures else {}
-    for stem, fig in progress(figures.items(), desc=f"{NAME} figures", total=len(figures)):
-        save_figure(fig, Path(out_dir) / stem)
+    save_figures(figures, out_dir, f"{NAME} figures")
     target = config.target
     return {
         "scenario": NAME,

@@ -57,7 +57,7 @@ from scenarios.shared_fields import (
     figures_field,
     threads_field,
 )
-from scenarios.style import save_figure
+from scenarios.style import save_figures
 from scenarios.threads import thread_count, torch_threads
 from scenarios.validation import (
     check_seed,
@@ -462,8 +462,7 @@ def run(config: LoraConfig, out_dir: Path) -> dict[str, object]:
     results = simulate(config)
     fit = fit_gronwall(config, results)
     figures = make_figures(config, results, fit) if config.figures else {}
-    for stem, fig in progress(figures.items(), desc=f"{NAME} figures", total=len(figures)):
-        save_figure(fig, Path(out_dir) / stem)
+    save_figures(figures, out_dir, f"{NAME} figures")
     return {
         "scenario": NAME,
         "parameters": config_to_dict(config),

@@ -55,7 +55,7 @@ from scenarios.fits import fit_power_law
 from scenarios.mean_field_figures import make_figures
 from scenarios.progress import progress
 from scenarios.shared_fields import check_shared_fields, device_field, figures_field
-from scenarios.style import save_figure
+from scenarios.style import save_figures
 from scenarios.threads import SMALL_WORK, thread_count, torch_threads
 from scenarios.validation import check_seed, is_int, is_real, require, show
 
@@ -456,8 +456,7 @@ def run(config: MeanFieldConfig, out_dir: Path) -> dict[str, object]:
     """Simulate, write the figures into ``out_dir``, and return the metrics dict."""
     results = simulate(config)
     figures = make_figures(config, results) if config.figures else {}
-    for stem, fig in progress(figures.items(), desc=f"{NAME} figures", total=len(figures)):
-        save_figure(fig, Path(out_dir) / stem)
+    save_figures(figures, out_dir, f"{NAME} figures")
     return {
         "scenario": NAME,
         "parameters": config_to_dict(config),

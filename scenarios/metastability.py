@@ -65,7 +65,7 @@ from scenarios.shared_fields import (
     figures_field,
     threads_field,
 )
-from scenarios.style import save_figure
+from scenarios.style import save_figures
 from scenarios.threads import thread_count, torch_threads
 from scenarios.validation import (
     check_seed,
@@ -368,8 +368,7 @@ def run(config: MetastabilityConfig, out_dir: Path) -> dict[str, object]:
         "betas": {f"{entry['beta']:g}": entry for entry in entries},
     }
     figures = make_figures(config, times, runs, metrics) if config.figures else {}
-    for stem, fig in progress(figures.items(), desc=f"{NAME} figures", total=len(figures)):
-        save_figure(fig, Path(out_dir) / stem)
+    save_figures(figures, out_dir, f"{NAME} figures")
     return {**metrics, "figures": sorted(figures)}
 
 

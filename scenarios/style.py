@@ -16,6 +16,8 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from scenarios.progress import progress
+
 FULL_WIDTH = 7.0
 """Width in inches of a full-width figure (text width of a two-column paper)."""
 
@@ -74,3 +76,10 @@ def save_figure(fig: Figure, stem: Path) -> list[Path]:
             fig.savefig(path, dpi=PNG_DPI if extension == "png" else None)
             paths.append(path)
     return paths
+
+
+def save_figures(figures: dict[str, Figure], out_dir: Path, desc: str) -> None:
+    """``save_figure`` every ``stem -> figure`` of ``figures`` into ``out_dir``, with a progress bar
+    labelled ``desc``."""
+    for stem, fig in progress(figures.items(), desc=desc, total=len(figures)):
+        save_figure(fig, Path(out_dir) / stem)

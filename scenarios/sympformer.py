@@ -85,7 +85,7 @@ from scenarios.shared_fields import (
     figures_field,
     threads_field,
 )
-from scenarios.style import save_figure
+from scenarios.style import save_figures
 from scenarios.sympformer_figures import make_figures
 from scenarios.threads import thread_count, torch_threads
 from scenarios.validation import (
@@ -427,8 +427,7 @@ def run(config: SympformerConfig, out_dir: Path) -> dict[str, object]:
     """Simulate, write the figures into ``out_dir``, and return the metrics dict."""
     results = simulate(config)
     figures = make_figures(config, results) if config.figures else {}
-    for stem, fig in progress(figures.items(), desc=f"{NAME} figures", total=len(figures)):
-        save_figure(fig, Path(out_dir) / stem)
+    save_figures(figures, out_dir, f"{NAME} figures")
     flows = {}
     for kind, curve in results.flows.items():
         entry = curve.metrics(config.target)

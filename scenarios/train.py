@@ -52,7 +52,7 @@ from dynamics.time_dependent import BASES
 from scenarios.config import config_to_dict
 from scenarios.datasets import MNIST1D_LENGTH, Dataset, mnist1d
 from scenarios.progress import progress
-from scenarios.style import save_figure
+from scenarios.style import save_figures
 from scenarios.train_figures import make_figures
 from scenarios.validation import check_device, check_seed, is_int, is_real, require
 from solvers.methods import METHODS
@@ -442,8 +442,7 @@ def run(config: TrainConfig, out_dir: Path) -> dict[str, object]:
     }
     best = best_lambda(accuracies)
     figures = make_figures(config, data, trained, models, best) if config.figures else {}
-    for stem, fig in progress(figures.items(), desc=f"{NAME} figures", total=len(figures)):
-        save_figure(fig, Path(out_dir) / stem)
+    save_figures(figures, out_dir, f"{NAME} figures")
     return {
         "scenario": NAME,
         "parameters": config_to_dict(config),
