@@ -66,6 +66,8 @@ evaluation once tokens form clusters of unequal sizes, too slow for this scenari
 MAX_SNAPSHOTS = 8
 
 _OBSERVABLE_BLOCK = 1 << 22
+# Tokens whose isolation is checked first when looking for a cloud's first single cluster.
+_PROBES = 4
 """Time points per observable batch are chosen so that batch x n^2 stays below this."""
 
 
@@ -348,7 +350,8 @@ def solve_run(
             atol=config.atol,
         )
     expected = (len(times), *x0.shape)
-    if tuple(xs.shape) != expected or not bool(torch.isfinite(xs).all()):
+    # A non-finite value propagates to every later output time, so the last one tells.
+    if tuple(xs.shape) != expected or not bool(torch.isfinite(xs[-1]).all()):
         raise RuntimeError(
             f"{run_key(normalization, beta)}: method {config.method!r} returned "
             f"{tuple(xs.shape)} values instead of {expected} finite ones (the solver stopped "
@@ -512,21 +515,22 @@ def _batched_metrics(
     the connectivity of the link graph up to each system's first single cluster.
     """
     norms = torch.linalg.vector_norm(xs, dim=-1)
-    unit = xs / norms[..., None]
-    count = dynamics.cluster_count(unit[-1], config.cluster_tol).cpu()
-    first_single = _first_single_cluster(unit, config.cluster_tol).tolist()
+    final_cloud = dynamics.normalize(xs[-1])
+    count = dynamics.cluster_count(final_cloud, config.cluster_tol).cpu()
+    first_single = _first_single_cluster(xs, config.cluster_tol).tolist()
     time_values = times.tolist()
     none = [None] * xs.shape[1]
     if beta > 0:
         log_max = beta - math.log(2 * beta)
-        energy = torch.exp(dynamics.log_interaction_energy(unit[[0, -1]], beta) - log_max)
+        ends = dynamics.normalize(xs[[0, -1]])
+        energy = torch.exp(dynamics.log_interaction_energy(ends, beta) - log_max)
         initial, final = energy.cpu().double().tolist()
     else:
         initial = final = none
     return {
         "final_cluster_count": count.tolist(),
         "single_cluster": (count == 1).int().tolist(),
-        "min_cosine_at_T": dynamics.min_pairwise_cosine(unit[-1]).clamp(-1.0, 1.0).tolist(),
+        "min_cosine_at_T": dynamics.min_pairwise_cosine(final_cloud).clamp(-1.0, 1.0).tolist(),
         "time_to_single_cluster": [None if i < 0 else time_values[i] for i in first_single],
         "initial_normalized_energy": initial,
         "final_normalized_energy": final,
@@ -534,31 +538,53 @@ def _batched_metrics(
     }
 
 
-def _first_single_cluster(unit: Tensor, tol: float) -> Tensor:
-    """Index of the first output time at which each system of ``unit`` (len(t), S, n, d) forms a
-    single cluster (``cluster_count == 1``), -1 if it never does.
+def _first_single_cluster(xs: Tensor, tol: float) -> Tensor:
+    """Index of the first output time at which each system of a trajectory ``xs`` (len(t), S, n, d)
+    forms a single cluster (``cluster_count == 1``), -1 if it never does.
 
     Scans blocks of output times in order and drops each system once it is found, so a system
-    that clusters early costs only its first output times. A link graph with every pair linked is
-    one cluster, one with an isolated token is not; only the others are searched
-    (``_connected``).
+    that clusters early costs only its first output times. A cloud in which one of the first
+    ``_PROBES`` tokens is linked to no other is not one cluster, which costs O(n) per probe to see;
+    only the other clouds get their (n, n) cosines (``_single_cluster``).
     """
-    steps, systems, n = unit.shape[0], unit.shape[1], unit.shape[2]
-    first = torch.full((systems,), -1, dtype=torch.long, device=unit.device)
-    pending = torch.arange(systems, device=unit.device)
-    eye = torch.eye(n, dtype=torch.bool, device=unit.device)
+    steps, systems, n = xs.shape[0], xs.shape[1], xs.shape[2]
+    threshold = 1.0 - tol
+    probes = min(_PROBES, n)
+    first = torch.full((systems,), -1, dtype=torch.long, device=xs.device)
+    pending = torch.arange(systems, device=xs.device)
     start = 0
     while start < steps and len(pending) > 0:
-        chunk = max(1, _OBSERVABLE_BLOCK // (len(pending) * n * n))
-        linked = dynamics.pairwise_cosines(unit[start : start + chunk, pending]) > 1.0 - tol
-        single = linked.all(-1).all(-1)
-        unsure = ~single & (linked & ~eye).any(-1).all(-1)
-        single[unsure] = _connected(linked[unsure])
+        chunk = max(1, _OBSERVABLE_BLOCK // (len(pending) * n * probes))
+        clouds = dynamics.normalize(xs[start : start + chunk, pending])
+        cosines = clouds[..., :probes, :] @ clouds.transpose(-1, -2)
+        cosines[..., range(probes), range(probes)] = -2.0
+        candidate = (cosines.amax(-1) > threshold).all(-1)
+        single = torch.zeros_like(candidate)
+        single[candidate] = _single_cluster(clouds[candidate], threshold)
         found = single.any(0)
         first[pending[found]] = start + single[:, found].int().argmax(0)
         pending = pending[~found]
         start += chunk
     return first.cpu()
+
+
+def _single_cluster(unit: Tensor, threshold: float) -> Tensor:
+    """Whether each unit cloud of ``unit`` (m, n, d) is one cluster of the link graph
+    cos > ``threshold``: at once when every pair is linked, by ``_connected`` when every token has
+    a link but some pair has none, and not when a token has no link."""
+    single = torch.zeros(unit.shape[0], dtype=torch.bool, device=unit.device)
+    for rows in torch.arange(unit.shape[0], device=unit.device).split(
+        _OBSERVABLE_BLOCK // unit.shape[1] ** 2
+    ):
+        cosines = unit[rows] @ unit[rows].transpose(-1, -2)
+        all_linked = cosines.flatten(-2).amin(-1) > threshold
+        cosines.diagonal(dim1=-2, dim2=-1).fill_(-2.0)
+        unsure = ~all_linked & (cosines.amax(-1) > threshold).all(-1)
+        linked = cosines[unsure] > threshold
+        linked.diagonal(dim1=-2, dim2=-1).fill_(True)
+        all_linked[unsure] = _connected(linked)
+        single[rows] = all_linked
+    return single
 
 
 def _connected(linked: Tensor) -> Tensor:

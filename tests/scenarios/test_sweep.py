@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import Tensor
 
+import dynamics
 import solvers
 from scenarios import clustering
 from scenarios.cli import main
@@ -83,6 +85,38 @@ def test_batched_seed_solve_equals_per_seed_solves(monkeypatch):
                 elif name != "max_norm_error":
                     assert row[name] == value, name
     assert len(rows) == 2 * 2 * len(seeds)
+
+
+def _clouds_of_clusters(generator: torch.Generator, steps: int, systems: int, n: int) -> Tensor:
+    """Clouds (steps, systems, n, 3) whose tokens sit near 1-5 centres or along a chain of links
+    (one cluster only through connectivity), drawn at random per time and system."""
+    clouds = torch.empty(steps, systems, n, 3, dtype=torch.float64)
+    for t in range(steps):
+        for s in range(systems):
+            kind = int(torch.randint(6, (1,), generator=generator))
+            if kind == 5:  # a chain: neighbours 0.1 rad apart, ends 1.1 rad apart
+                angles = 0.1 * torch.arange(n, dtype=torch.float64)
+                chain = torch.stack([angles.cos(), angles.sin(), torch.zeros_like(angles)], -1)
+                clouds[t, s] = chain[torch.randperm(n, generator=generator)]
+            else:
+                centres = torch.randn(kind + 1, 3, generator=generator, dtype=torch.float64)
+                labels = torch.randint(kind + 1, (n,), generator=generator)
+                noise = 0.02 * torch.randn(n, 3, generator=generator, dtype=torch.float64)
+                clouds[t, s] = centres[labels] / centres[labels].norm(dim=-1, keepdim=True) + noise
+    return clouds
+
+
+def test_first_single_cluster_is_the_first_time_of_one_cluster():
+    """The batched scan with its probes and shortcuts against ``cluster_count`` at every time."""
+    generator = torch.Generator().manual_seed(3)
+    steps, systems, n, tol = 6, 40, 12, 1e-2
+    xs = _clouds_of_clusters(generator, steps, systems, n)
+    counts = dynamics.cluster_count(xs, tol)
+    single = counts == 1
+    expected = torch.where(single.any(0), single.int().argmax(0), -1)
+    assert 0 < int((expected >= 0).sum()) < systems  # both outcomes occur
+    assert bool(((counts == 1) & (dynamics.min_pairwise_cosine(xs) < 1 - tol)).any())  # chains
+    assert torch.equal(clustering._first_single_cluster(xs * 2.5, tol), expected)
 
 
 def test_plan_builds_every_point_config():
