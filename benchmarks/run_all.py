@@ -21,6 +21,7 @@ RUNS: list[tuple[str, list[str], list[str]]] = [
     ("ensemble.py", [], ["--systems", "16", "--repeats", "1"]),
     ("accelerated.py", [], ["--n", "1024", "--repeats", "3"]),
     ("accelerated.py", ["--manifold", "sphere"], ["--n", "1024", "--repeats", "3"]),
+    ("hamiltonian.py", [], ["--n", "256", "--repeats", "3"]),
     ("sweep.py", [], ["--seeds", "64", "--subset", "8", "--point-seeds", "2", "--repeats", "1"]),
     (
         "mean_field.py",
