@@ -31,6 +31,11 @@ from dynamics.linear_attention import (
     LinearAttentionMoments,
     second_moment,
 )
+from dynamics.linear_hamiltonian import (
+    LinearHamiltonianAttention,
+    LinearHamiltonianMoments,
+    phase_space_moments,
+)
 from dynamics.lora import LoRA
 from dynamics.observables import (
     cluster_count,
@@ -75,6 +80,8 @@ __all__ = [
     "HamiltonianAttention",
     "LinearAttention",
     "LinearAttentionMoments",
+    "LinearHamiltonianAttention",
+    "LinearHamiltonianMoments",
     "LoRA",
     "MultiHeadAttention",
     "SelfAttention",
@@ -104,6 +111,7 @@ __all__ = [
     "min_pairwise_cosine",
     "normalize",
     "pairwise_cosines",
+    "phase_space_moments",
     "project_tangent",
     "prompt",
     "relative_energy_gap",

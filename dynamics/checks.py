@@ -62,3 +62,28 @@ def check_cloud(name: str, x: object, *, d: int | None = None) -> torch.Tensor:
     if d is not None and x.shape[-1] != d:
         raise ValueError(f"{name} has last dimension {x.shape[-1]}, expected d={d}")
     return x
+
+
+DEFINITENESS = ("any", "semidefinite", "definite")
+
+
+def check_symmetric(name: str, matrix: torch.Tensor, role: str, *, positive: str = "any") -> None:
+    """Raise ValueError unless ``matrix`` is symmetric (max |M - M^T| <= 1e-6 max |M|) and, with
+    ``positive`` = "semidefinite" / "definite", its smallest eigenvalue is >= -1e-10 max |M| /
+    > 0. ``role`` says what the matrix is for, in the message."""
+    positive = check_choice("positive", positive, DEFINITENESS)
+    matrix = matrix.detach().to(torch.float64)
+    scale = float(matrix.abs().max()) or 1.0
+    wanted = {"any": "symmetric", "semidefinite": "symmetric positive semi-definite"}.get(
+        positive, "symmetric positive definite"
+    )
+    asymmetry = float((matrix - matrix.T).abs().max())
+    if asymmetry > 1e-6 * scale:
+        raise ValueError(f"{name} must be {wanted} ({role}); max |M - M^T| = {asymmetry:.3g}")
+    if positive == "any":
+        return
+    smallest = float(torch.linalg.eigvalsh(matrix).min())
+    if smallest <= 0 if positive == "definite" else smallest < -1e-10 * scale:
+        raise ValueError(
+            f"{name} must be {wanted} ({role}); its smallest eigenvalue is {smallest:.3g}"
+        )

@@ -46,13 +46,14 @@ import torch
 from torch import Tensor, nn
 from torch.func import grad
 
-from dynamics.checks import check_choice, check_cloud, check_int, check_real
+from dynamics.checks import check_choice, check_cloud, check_int, check_symmetric
+from dynamics.damping import LogLinearDamping
 from dynamics.projections import register_projections
 
 GRADIENTS = ("closed_form", "autograd")
 
 
-class HamiltonianAttention(nn.Module):
+class HamiltonianAttention(LogLinearDamping, nn.Module):
     """The damped Hamiltonian field (x, p) -> (x', p') of Hamiltonian momentum attention.
 
     Args:
@@ -60,8 +61,8 @@ class HamiltonianAttention(nn.Module):
         query, key: (k, d) matrices Q, K; identity when omitted.
         value: (d, d) symmetric positive definite matrix B = V (the kinetic metric, see the module
             docstring); identity when omitted.
-        c_log, c_lin: damping eta(t) = c_log log(t / t0) + c_lin t, both >= 0; alpha = eta'(t).
-            With c_log > 0 the field is defined for t > 0 only (integrate from t0, say).
+        c_log, c_lin: damping eta(t) = c_log log(t / t0) + c_lin t, both >= 0; alpha = eta'(t)
+            (``dynamics.damping``). With c_log > 0 the field is defined for t > 0 only.
         t0: the reference time of eta (> 0); it cancels in alpha and in the friction factor.
         gradient: "closed_form" or "autograd" (``torch.func.grad`` of ``hamiltonian``): how
             ``forward`` and ``gradients`` compute dH/dx. Both give the same field to rounding.
@@ -85,48 +86,13 @@ class HamiltonianAttention(nn.Module):
     ) -> None:
         super().__init__()
         self.d = check_int("d", d, minimum=1)
-        self.c_log = check_real("c_log", c_log, minimum=0.0)
-        self.c_lin = check_real("c_lin", c_lin, minimum=0.0)
-        self.t0 = check_real("t0", t0, minimum=0.0, strict=True)
+        self.init_damping(c_log, c_lin, t0)
         self.gradient = check_choice("gradient", gradient, GRADIENTS)
         register_projections(self, self.d, query, key, value, dtype=torch.float64)
-        _check_symmetric_positive_definite("value", self.value.detach())
+        check_symmetric("value", self.value, "it is the kinetic metric B", positive="definite")
 
     def extra_repr(self) -> str:
-        return (
-            f"d={self.d}, c_log={self.c_log:g}, c_lin={self.c_lin:g}, t0={self.t0:g}, "
-            f"gradient={self.gradient!r}"
-        )
-
-    # --- damping -------------------------------------------------------------------------------
-
-    def _check_time(self, t: Tensor | float) -> None:
-        if self.c_log > 0 and float(torch.as_tensor(t).min()) <= 0:
-            raise ValueError(
-                f"t={float(torch.as_tensor(t).min()):g}: with c_log={self.c_log:g} > 0 the damping "
-                "alpha(t) = c_log / t + c_lin needs t > 0; start the integration at t0 > 0"
-            )
-
-    def eta(self, t: Tensor) -> Tensor:
-        """eta(t) = c_log log(t / t0) + c_lin t (the log term only when c_log > 0)."""
-        t = torch.as_tensor(t)
-        self._check_time(t)
-        log_term = self.c_log * torch.log(t / self.t0) if self.c_log > 0 else 0.0
-        return log_term + self.c_lin * t
-
-    def friction(self, t: Tensor | float) -> Tensor | float:
-        """alpha(t) = eta'(t) = c_log / t + c_lin."""
-        if self.c_log == 0:
-            return self.c_lin
-        self._check_time(t)
-        return self.c_log / t + self.c_lin
-
-    def damping_factor(self, t: Tensor, h: Tensor) -> Tensor:
-        """exp(-(eta(t + h) - eta(t))) = (t / (t + h))^c_log e^{-c_lin h}: the exact flow of
-        p' = -alpha(t) p over [t, t + h] (h may be negative)."""
-        t = torch.as_tensor(t)
-        h = torch.as_tensor(h, dtype=t.dtype)
-        return torch.exp(self.eta(t) - self.eta(t + h))
+        return f"d={self.d}, {self.damping_repr()}, gradient={self.gradient!r}"
 
     # --- the Hamiltonian and its gradients -----------------------------------------------------
 
@@ -203,20 +169,3 @@ class HamiltonianAttention(nn.Module):
             raise ValueError(
                 f"x has shape {tuple(x.shape)} and p has shape {tuple(p.shape)}; they must match"
             )
-
-
-def _check_symmetric_positive_definite(name: str, matrix: Tensor) -> None:
-    matrix = matrix.to(torch.float64)
-    scale = float(matrix.abs().max()) or 1.0
-    asymmetry = float((matrix - matrix.T).abs().max())
-    if asymmetry > 1e-6 * scale:
-        raise ValueError(
-            f"{name} must be symmetric positive definite (it is the kinetic metric B); "
-            f"max |B - B^T| = {asymmetry:.3g}"
-        )
-    smallest = float(torch.linalg.eigvalsh(matrix).min())
-    if smallest <= 0:
-        raise ValueError(
-            f"{name} must be symmetric positive definite (it is the kinetic metric B); "
-            f"its smallest eigenvalue is {smallest:.3g}"
-        )

@@ -104,7 +104,7 @@ def test_damping_factor_is_the_exact_friction_flow():
 def test_bad_arguments_are_refused_clearly(generator):
     with pytest.raises(ValueError, match=r"value must be symmetric positive definite.*eigenvalue"):
         HamiltonianAttention(2, value=torch.diag(torch.tensor([1.0, -1.0])))
-    with pytest.raises(ValueError, match=r"value must be symmetric positive definite.*B - B\^T"):
+    with pytest.raises(ValueError, match=r"value must be symmetric positive definite.*M - M\^T"):
         HamiltonianAttention(2, value=torch.tensor([[1.0, 0.5], [0.0, 1.0]]))
     with pytest.raises(ValueError, match=r"value has shape \(2, 3\); expected \(3, 3\)"):
         HamiltonianAttention(3, value=torch.ones(2, 3))
