@@ -2,9 +2,14 @@
 Hamiltonian system of interacting particles.
 
 Stein, Li, Steidl, "SympFormer: accelerated attention blocks via inertial dynamics on density
-manifolds". Tokens carry positions x_i and momenta p_i in R^d. With queries q_i = Q x_i, keys
-k_j = K x_j, logits S_ij = <q_i, k_j> / sqrt(d), kernel E_ij = exp(S_ij) and normaliser
-z_i = (1/n) sum_j E_ij, the Hamiltonian is
+manifolds". Tokens carry positions x_i and momenta p_i in R^d. For heads h = 1..H, queries
+q^h_i = Q_h x_i and keys k^h_j = K_h x_j (Q_h, K_h the rows of Q, K that read head h, k / H of
+them), logits S^h_ij = <q^h_i, k^h_j> / sqrt(d / H), the kernel averaged over heads and its
+normaliser
+
+    E_ij = (1/H) sum_h exp(S^h_ij),   z_i = (1/n) sum_j E_ij,
+
+the Hamiltonian is
 
     H(X, P) = sum_i p_i^T B p_i / (2 z_i) - (1/(2n)) sum_ij E_ij,
 
@@ -27,15 +32,24 @@ B = V and require V symmetric positive definite, the condition under which the k
 positive and H is a Hamiltonian with the attention flow as its overdamped limit. ``value``
 defaults to the identity.
 
-Closed form of dH/dx. With P_ij = E_ij / (n z_i) = softmax_j(S_ij) and
-c_i = p_i^T B p_i / (2 z_i) + z_i / 2, dH/dS_ij = -c_i P_ij =: G_ij, and S_ij is bilinear in
-(x_i, x_j), so
+Closed form of dH/dx. With P^h_ij = exp(S^h_ij) / (n H z_i) (a softmax over heads and keys
+jointly) and c_i = p_i^T B p_i / (2 z_i) + z_i / 2, dH/dS^h_ij = -c_i P^h_ij =: G^h_ij, and S^h_ij
+is bilinear in (x_i, x_j), so
 
-    dH/dx_l = (1/sqrt(d)) [ sum_j G_lj Q^T k_j + sum_i G_il K^T q_i ].
+    dH/dx_l = (1/sqrt(d / H)) sum_h [ Q_h^T sum_j G^h_lj k^h_j + K_h^T sum_i G^h_il q^h_i ].
 
-Everything is computed from log z_i = logsumexp_j S_ij - log n and the row softmax P, never from
-a sum of exponentials, so large logits do not overflow (z_i itself is formed only where H or its
-gradient contains it as a factor).
+Both sums are attention outputs, computed without an n x n matrix (memory O(n d)). With
+lse^h_i = logsumexp_j S^h_ij, L_i = logsumexp_h lse^h_i (so log z_i = L_i - log(n H)) and the
+head weights w^h_i = exp(lse^h_i - L_i):
+
+    sum_j G^h_lj k^h_j = -c_l w^h_l sum_j softmax_j(S^h_lj) k^h_j        (keys attended by q_l),
+    sum_i G^h_il q^h_i = -sum_i e^{S^h_il - L_i} c_i q^h_i = -e^{m^h_l} a^h_l,
+
+the second an attention of the keys over the queries with key bias -L_i: a^h_l is its normalised
+output on values c_i q^h_i and m^h_l = logsumexp_i (S^h_il - L_i) its log normaliser, which is at
+most log n since every P^h_il <= 1. Both come from ``dynamics.streaming.attention_with_lse`` (one
+fused kernel when no derivative is tracked). Large logits never overflow: only z_i itself, where H
+or its gradient contains it as a factor, is exponentiated from log z_i.
 """
 
 from __future__ import annotations
@@ -49,6 +63,7 @@ from torch.func import grad
 from dynamics.checks import check_choice, check_cloud, check_int, check_symmetric
 from dynamics.damping import LogLinearDamping
 from dynamics.projections import register_projections
+from dynamics.streaming import attention_with_lse
 
 GRADIENTS = ("closed_form", "autograd")
 
@@ -58,7 +73,8 @@ class HamiltonianAttention(LogLinearDamping, nn.Module):
 
     Args:
         d: token dimension.
-        query, key: (k, d) matrices Q, K; identity when omitted.
+        query, key: (k, d) matrices Q, K; identity when omitted. Head h reads rows
+            h k / H .. (h + 1) k / H.
         value: (d, d) symmetric positive definite matrix B = V (the kinetic metric, see the module
             docstring); identity when omitted.
         c_log, c_lin: damping eta(t) = c_log log(t / t0) + c_lin t, both >= 0; alpha = eta'(t)
@@ -66,6 +82,7 @@ class HamiltonianAttention(LogLinearDamping, nn.Module):
         t0: the reference time of eta (> 0); it cancels in alpha and in the friction factor.
         gradient: "closed_form" or "autograd" (``torch.func.grad`` of ``hamiltonian``): how
             ``forward`` and ``gradients`` compute dH/dx. Both give the same field to rounding.
+        heads: H >= 1, dividing both k and d; the kernel is averaged over heads.
 
     An ``nn.Parameter`` passed as a matrix is trained; any other tensor is held fixed.
     """
@@ -83,29 +100,43 @@ class HamiltonianAttention(LogLinearDamping, nn.Module):
         c_lin: float = 0.0,
         t0: float = 1.0,
         gradient: str = "closed_form",
+        heads: int = 1,
     ) -> None:
         super().__init__()
         self.d = check_int("d", d, minimum=1)
+        self.heads = check_int("heads", heads, minimum=1)
         self.init_damping(c_log, c_lin, t0)
         self.gradient = check_choice("gradient", gradient, GRADIENTS)
         register_projections(self, self.d, query, key, value, dtype=torch.float64)
         check_symmetric("value", self.value, "it is the kinetic metric B", positive="definite")
+        rows = self.query.shape[0]
+        if rows % self.heads or self.d % self.heads:
+            raise ValueError(
+                f"heads={self.heads} must divide the token dimension d={self.d} and the rows of "
+                f"query and key ({rows})"
+            )
+        self.scale = 1.0 / math.sqrt(self.d / self.heads)
 
     def extra_repr(self) -> str:
-        return f"d={self.d}, {self.damping_repr()}, gradient={self.gradient!r}"
+        return f"d={self.d}, heads={self.heads}, {self.damping_repr()}, gradient={self.gradient!r}"
 
     # --- the Hamiltonian and its gradients -----------------------------------------------------
 
-    def _logits(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(queries x Q^T, keys x K^T, logits S) for a cloud x of shape (..., n, d)."""
+    def _heads(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Queries q^h_i and keys k^h_j of a cloud x (..., n, d), each of shape (..., H, n, k/H)."""
         queries = x @ self.query.to(x.dtype).T
         keys = x @ self.key.to(x.dtype).T
-        return queries, keys, queries @ keys.transpose(-1, -2) / math.sqrt(self.d)
+        return tuple(z.unflatten(-1, (self.heads, -1)).transpose(-2, -3) for z in (queries, keys))
+
+    def _row_attention(self, queries: Tensor, keys: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(sum_j softmax_j(S^h_ij) k^h_j, lse^h_i, log z_i) from per-head queries and keys."""
+        attended, lse = attention_with_lse(queries, keys, keys, scale=self.scale)
+        log_z = torch.logsumexp(lse, -2) - math.log(self.heads * queries.shape[-2])
+        return attended, lse, log_z
 
     def log_normalizer(self, x: Tensor) -> Tensor:
-        """log z_i = logsumexp_j S_ij - log n, shape (..., n)."""
-        _, _, logits = self._logits(x)
-        return torch.logsumexp(logits, -1) - math.log(x.shape[-2])
+        """log z_i = logsumexp_{h,j} S^h_ij - log(n H), shape (..., n)."""
+        return self._row_attention(*self._heads(x))[2]
 
     def _quadratic(self, p: Tensor) -> tuple[Tensor, Tensor]:
         """(B p_i, p_i^T B p_i) for momenta (..., n, d)."""
@@ -137,16 +168,21 @@ class HamiltonianAttention(LogLinearDamping, nn.Module):
         self._check_state(x, p)
         if self.gradient == "autograd":
             return self.grad_x_autograd(x, p), self.grad_p(x, p)
-        queries, keys, logits = self._logits(x)
-        log_z = torch.logsumexp(logits, -1) - math.log(x.shape[-2])
-        weights = torch.softmax(logits, -1)  # P_ij = E_ij / (n z_i)
+        queries, keys = self._heads(x)
+        attended, lse, log_z = self._row_attention(queries, keys)
         bp, quadratic = self._quadratic(p)
         inverse_z = torch.exp(-log_z)
-        coupling = -(0.5 * quadratic * inverse_z + 0.5 * torch.exp(log_z))[..., None] * weights
-        scale = 1.0 / math.sqrt(self.d)
-        grad_x = scale * (
-            (coupling @ keys) @ self.query.to(x.dtype)
-            + (coupling.transpose(-1, -2) @ queries) @ self.key.to(x.dtype)
+        c = (0.5 * quadratic * inverse_z + 0.5 * torch.exp(log_z))[..., None, :, None]
+        total_lse = (log_z + math.log(self.heads * x.shape[-2]))[..., None, :]
+        head_weights = torch.exp(lse - total_lse)[..., None]
+        column, column_lse = attention_with_lse(
+            keys, queries, c * queries, scale=self.scale, key_bias=-total_lse.expand_as(lse)
+        )
+        row_sums = c * head_weights * attended  # -sum_j G^h_lj k^h_j
+        column_sums = column * torch.exp(column_lse)[..., None]  # -sum_i G^h_il q^h_i
+        grad_x = -self.scale * (
+            _merge_heads(row_sums) @ self.query.to(x.dtype)
+            + _merge_heads(column_sums) @ self.key.to(x.dtype)
         )
         return grad_x, bp * inverse_z[..., None]
 
@@ -169,3 +205,8 @@ class HamiltonianAttention(LogLinearDamping, nn.Module):
             raise ValueError(
                 f"x has shape {tuple(x.shape)} and p has shape {tuple(p.shape)}; they must match"
             )
+
+
+def _merge_heads(z: Tensor) -> Tensor:
+    """(..., H, n, e) -> (..., n, H e), head h in columns h e .. (h + 1) e."""
+    return z.transpose(-2, -3).flatten(-2)

@@ -25,21 +25,34 @@ def random_state(generator, shape, scale=1.0, dtype=F64):
 
 
 @pytest.mark.parametrize("scale", [1.0, 4.0])
-def test_closed_form_gradient_equals_autograd(scale, generator):
+@pytest.mark.parametrize("heads", [1, 2])
+def test_closed_form_gradient_equals_autograd(scale, heads, generator):
     """scale 4 gives logits of size ~20, where a naive sum of exponentials loses digits."""
-    field = random_field(generator)
-    x, p = random_state(generator, (2, 5, 3), scale)
+    field = random_field(generator, d=4, k=4, heads=heads)
+    x, p = random_state(generator, (2, 5, 4), scale)
     closed, autograd = field.grad_x(x, p), field.grad_x_autograd(x, p)
     relative = (closed - autograd).abs().max() / autograd.abs().max()
     assert relative < 1e-10
     assert autograd.abs().max() > 1e-3  # a non-trivial gradient
 
 
+def test_multi_head_normaliser_averages_the_heads_kernels(generator):
+    """z_i = (1/n) sum_j (1/H) sum_h exp(<Q_h x_i, K_h x_j> / sqrt(d / H)), written out."""
+    field = random_field(generator, d=4, k=6, heads=2)
+    x, _ = random_state(generator, (7, 4))
+    kernels = [
+        torch.exp((x @ field.query[rows].T) @ (x @ field.key[rows].T).T / 2**0.5)
+        for rows in (slice(0, 3), slice(3, 6))
+    ]
+    naive_z = (sum(kernels) / 2).mean(-1)
+    torch.testing.assert_close(field.log_normalizer(x).exp(), naive_z, rtol=1e-13, atol=0)
+
+
 def test_grad_p_is_b_p_over_z_and_autograd_field_matches(generator):
     field = random_field(generator)
     x, p = random_state(generator, (6, 3))
     z = field.log_normalizer(x).exp()
-    naive_z = torch.exp(field._logits(x)[2]).mean(-1)
+    naive_z = torch.exp((x @ field.query.T) @ (x @ field.key.T).T / 3**0.5).mean(-1)
     torch.testing.assert_close(z, naive_z, rtol=1e-13, atol=0)
     torch.testing.assert_close(field.grad_p(x, p), (p @ field.value) / z[:, None])
     twin = random_field(torch.Generator().manual_seed(1234), gradient="autograd")
@@ -110,6 +123,10 @@ def test_bad_arguments_are_refused_clearly(generator):
         HamiltonianAttention(3, value=torch.ones(2, 3))
     with pytest.raises(ValueError, match=r"query has 2 rows and key has 3"):
         HamiltonianAttention(3, query=torch.ones(2, 3), key=torch.ones(3, 3))
+    with pytest.raises(ValueError, match=r"heads=2 must divide the token dimension d=3"):
+        HamiltonianAttention(3, heads=2)
+    with pytest.raises(ValueError, match=r"heads=0 must be >= 1"):
+        HamiltonianAttention(2, heads=0)
     with pytest.raises(ValueError, match=r"c_log=-1.0 must be >= 0"):
         HamiltonianAttention(2, c_log=-1.0)
     with pytest.raises(ValueError, match=r"t0=0.0 must be > 0"):

@@ -92,13 +92,13 @@ def test_tao_with_carried_copies_is_time_reversible(c_log, c_lin, generator):
 
 
 class Counting(HamiltonianAttention):
-    """Counts evaluations of the n x n logits, the cost of every gradient evaluation."""
+    """Counts the projections to queries and keys, one per gradient evaluation."""
 
     calls = 0
 
-    def _logits(self, x):
+    def _heads(self, x):
         self.calls += 1
-        return super()._logits(x)
+        return super()._heads(x)
 
 
 @pytest.mark.parametrize("method", ["tao", "presymplectic_euler"])
