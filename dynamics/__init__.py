@@ -18,6 +18,7 @@ from dynamics.energy_gap import relative_energy_gap
 from dynamics.field import State, VectorField
 from dynamics.gaussian_closure import GaussianAttentionMoments
 from dynamics.hamiltonian_attention import GRADIENTS, HamiltonianAttention
+from dynamics.hamiltonian_block import HamiltonianBlock
 from dynamics.in_context import (
     gradient_flow_prediction,
     gradient_step_attention,
@@ -78,6 +79,7 @@ __all__ = [
     "FeedForward",
     "GaussianAttentionMoments",
     "HamiltonianAttention",
+    "HamiltonianBlock",
     "LinearAttention",
     "LinearAttentionMoments",
     "LinearHamiltonianAttention",

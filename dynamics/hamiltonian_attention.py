@@ -115,76 +115,39 @@ class HamiltonianAttention(LogLinearDamping, nn.Module):
                 f"heads={self.heads} must divide the token dimension d={self.d} and the rows of "
                 f"query and key ({rows})"
             )
-        self.scale = 1.0 / math.sqrt(self.d / self.heads)
 
     def extra_repr(self) -> str:
         return f"d={self.d}, heads={self.heads}, {self.damping_repr()}, gradient={self.gradient!r}"
 
     # --- the Hamiltonian and its gradients -----------------------------------------------------
 
-    def _heads(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Queries q^h_i and keys k^h_j of a cloud x (..., n, d), each of shape (..., H, n, k/H)."""
-        queries = x @ self.query.to(x.dtype).T
-        keys = x @ self.key.to(x.dtype).T
-        return tuple(z.unflatten(-1, (self.heads, -1)).transpose(-2, -3) for z in (queries, keys))
-
-    def _row_attention(self, queries: Tensor, keys: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(sum_j softmax_j(S^h_ij) k^h_j, lse^h_i, log z_i) from per-head queries and keys."""
-        attended, lse = attention_with_lse(queries, keys, keys, scale=self.scale)
-        log_z = torch.logsumexp(lse, -2) - math.log(self.heads * queries.shape[-2])
-        return attended, lse, log_z
-
     def log_normalizer(self, x: Tensor) -> Tensor:
         """log z_i = logsumexp_{h,j} S^h_ij - log(n H), shape (..., n)."""
-        return self._row_attention(*self._heads(x))[2]
-
-    def _quadratic(self, p: Tensor) -> tuple[Tensor, Tensor]:
-        """(B p_i, p_i^T B p_i) for momenta (..., n, d)."""
-        bp = p @ self.value.to(p.dtype)  # B symmetric: rows of p B are B p_i
-        return bp, (bp * p).sum(-1)
+        return attention_log_normalizer(x, self.query, self.key, self.heads)
 
     def hamiltonian(self, x: Tensor, p: Tensor) -> Tensor:
         """H(X, P) = sum_i p_i^T B p_i / (2 z_i) - (1/2) sum_i z_i, shape (...)."""
         self._check_state(x, p)
-        log_z = self.log_normalizer(x)
-        _, quadratic = self._quadratic(p)
-        return 0.5 * (quadratic * torch.exp(-log_z) - torch.exp(log_z)).sum(-1)
+        return attention_hamiltonian(x, p, self.query, self.key, self.value, self.heads)
 
     def grad_p(self, x: Tensor, p: Tensor) -> Tensor:
         """dH/dp_i = B p_i / z_i."""
         self._check_state(x, p)
-        bp, _ = self._quadratic(p)
-        return bp * torch.exp(-self.log_normalizer(x))[..., None]
+        return attention_grad_p(x, p, self.query, self.key, self.value, self.heads)
 
     def grad_x_autograd(self, x: Tensor, p: Tensor) -> Tensor:
         """dH/dx by ``torch.func.grad`` of ``hamiltonian`` (summed over leading dims)."""
         return grad(lambda y: self.hamiltonian(y, p).sum())(x)
 
     def gradients(self, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
-        """(dH/dx, dH/dp) at one point from one set of logits: one gradient evaluation.
-
-        dH/dx by the closed form of the module docstring or by autograd (``gradient``).
+        """(dH/dx, dH/dp) at one point from one projection of queries and keys: one gradient
+        evaluation. dH/dx by the closed form of the module docstring or by autograd
+        (``gradient``).
         """
         self._check_state(x, p)
         if self.gradient == "autograd":
             return self.grad_x_autograd(x, p), self.grad_p(x, p)
-        queries, keys = self._heads(x)
-        attended, lse, log_z = self._row_attention(queries, keys)
-        bp, quadratic = self._quadratic(p)
-        inverse_z = torch.exp(-log_z)
-        c = (0.5 * quadratic * inverse_z + 0.5 * torch.exp(log_z))[..., None, :, None]
-        total_lse = (log_z + math.log(self.heads * x.shape[-2]))[..., None, :]
-        head_weights = torch.exp(lse - total_lse)[..., None]
-        column, column_lse = attention_with_lse(
-            keys, queries, c * queries, scale=self.scale, key_bias=-total_lse.expand_as(lse)
-        )
-        row_sums = c * head_weights * attended  # -sum_j G^h_lj k^h_j
-        column_sums = column * torch.exp(column_lse)[..., None]  # -sum_i G^h_il q^h_i
-        grad_x = -self.scale * (
-            _merge_heads(row_sums) @ self.query.to(x.dtype)
-            + _merge_heads(column_sums) @ self.key.to(x.dtype)
-        )
-        return grad_x, bp * inverse_z[..., None]
+        return attention_hamiltonian_gradients(x, p, self.query, self.key, self.value, self.heads)
 
     def grad_x(self, x: Tensor, p: Tensor) -> Tensor:
         """dH/dx (closed form or autograd, as ``gradient`` says)."""
@@ -205,6 +168,77 @@ class HamiltonianAttention(LogLinearDamping, nn.Module):
             raise ValueError(
                 f"x has shape {tuple(x.shape)} and p has shape {tuple(p.shape)}; they must match"
             )
+
+
+def project_heads(x: Tensor, query: Tensor, key: Tensor, heads: int) -> tuple[Tensor, Tensor]:
+    """Queries q^h_i = Q_h x_i and keys k^h_j = K_h x_j of a cloud x (..., n, d), each of shape
+    (..., H, n, k / H): head h reads rows h k / H .. (h + 1) k / H of the (k, d) matrices."""
+    queries = x @ query.to(x.dtype).T
+    keys = x @ key.to(x.dtype).T
+    return tuple(z.unflatten(-1, (heads, -1)).transpose(-2, -3) for z in (queries, keys))
+
+
+def _row_attention(queries: Tensor, keys: Tensor, scale: float) -> tuple[Tensor, Tensor, Tensor]:
+    """(sum_j softmax_j(S^h_ij) k^h_j, lse^h_i, log z_i) from per-head queries and keys."""
+    attended, lse = attention_with_lse(queries, keys, keys, scale=scale)
+    heads, n = queries.shape[-3], queries.shape[-2]
+    return attended, lse, torch.logsumexp(lse, -2) - math.log(heads * n)
+
+
+def _scale(x: Tensor, heads: int) -> float:
+    return 1.0 / math.sqrt(x.shape[-1] / heads)
+
+
+def _quadratic(p: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
+    """(B p_i, p_i^T B p_i) for momenta (..., n, d)."""
+    bp = p @ value.to(p.dtype)  # B symmetric: rows of p B are B p_i
+    return bp, (bp * p).sum(-1)
+
+
+def attention_log_normalizer(x: Tensor, query: Tensor, key: Tensor, heads: int) -> Tensor:
+    """log z_i = logsumexp_{h,j} S^h_ij - log(n H) (module docstring), shape (..., n)."""
+    return _row_attention(*project_heads(x, query, key, heads), _scale(x, heads))[2]
+
+
+def attention_hamiltonian(
+    x: Tensor, p: Tensor, query: Tensor, key: Tensor, value: Tensor, heads: int
+) -> Tensor:
+    """H(X, P) = sum_i p_i^T B p_i / (2 z_i) - (1/2) sum_i z_i, shape (...), B = ``value``."""
+    log_z = attention_log_normalizer(x, query, key, heads)
+    _, quadratic = _quadratic(p, value)
+    return 0.5 * (quadratic * torch.exp(-log_z) - torch.exp(log_z)).sum(-1)
+
+
+def attention_grad_p(
+    x: Tensor, p: Tensor, query: Tensor, key: Tensor, value: Tensor, heads: int
+) -> Tensor:
+    """dH/dp_i = B p_i / z_i."""
+    bp, _ = _quadratic(p, value)
+    return bp * torch.exp(-attention_log_normalizer(x, query, key, heads))[..., None]
+
+
+def attention_hamiltonian_gradients(
+    x: Tensor, p: Tensor, query: Tensor, key: Tensor, value: Tensor, heads: int
+) -> tuple[Tensor, Tensor]:
+    """(dH/dx, dH/dp) of the Hamiltonian attention energy by the closed form of the module
+    docstring, from two attention calls (memory O(n d))."""
+    scale = _scale(x, heads)
+    queries, keys = project_heads(x, query, key, heads)
+    attended, lse, log_z = _row_attention(queries, keys, scale)
+    bp, quadratic = _quadratic(p, value)
+    inverse_z = torch.exp(-log_z)
+    c = (0.5 * quadratic * inverse_z + 0.5 * torch.exp(log_z))[..., None, :, None]
+    total_lse = (log_z + math.log(heads * x.shape[-2]))[..., None, :]
+    head_weights = torch.exp(lse - total_lse)[..., None]
+    column, column_lse = attention_with_lse(
+        keys, queries, c * queries, scale=scale, key_bias=-total_lse.expand_as(lse)
+    )
+    row_sums = c * head_weights * attended  # -sum_j G^h_lj k^h_j
+    column_sums = column * torch.exp(column_lse)[..., None]  # -sum_i G^h_il q^h_i
+    grad_x = -scale * (
+        _merge_heads(row_sums) @ query.to(x.dtype) + _merge_heads(column_sums) @ key.to(x.dtype)
+    )
+    return grad_x, bp * inverse_z[..., None]
 
 
 def _merge_heads(z: Tensor) -> Tensor:

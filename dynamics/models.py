@@ -18,6 +18,24 @@ with x(0) put on the unit sphere (x_i / |x_i|) for post-norm blocks. In between:
   x_{l+1} = x_l + h f_l(x_l) (h = 1 for the usual network), or x_{l+1} = (x_l + h f_l(x_l)) /
   |x_l + h f_l(x_l)| for post-norm blocks: the Euler (projected Euler) step of the field f_l.
 
+Momentum flows (``momentum``; SympFormer: Stein, Li, Steidl, "SympFormer: accelerated attention
+blocks via inertial dynamics on density manifolds"). The same classifier can carry a second state
+component, started at zero, and read out the positions x(T) only:
+
+- ``"none"`` (default): the first-order flow x' = f(x) above;
+- ``"heavy_ball"``: x' = v, v' = f(x) - gamma v, v(0) = 0 (``dynamics.Accelerated`` around the
+  block, constant friction gamma = ``friction``), for the phase-space steppers
+  (``symplectic_euler``: v <- e^{-gamma h} v + h f(x), x <- x + h v) or any torchdiffeq method;
+- ``"hamiltonian"``: x' = dH/dp, p' = -dH/dx + MLP(LN x) - gamma p, p(0) = 0, with H the
+  multi-head Hamiltonian attention energy of ``dynamics.hamiltonian_block.HamiltonianBlock``
+  (on LN_1 x; trainable Q, K and SPD metric B; kernel averaged over heads), for
+  ``presymplectic_euler`` (p <- e^{-gamma h} p - h (dH/dx - MLP(LN x)), x <- x + h dH/dp(x,
+  p_new)), ``tao`` or any torchdiffeq method.
+
+``nfe`` counts evaluations as ``solvers.METHODS`` does: a force F(x) for the phase-space steppers,
+each of dH/dx and dH/dp for the Hamiltonian ones (so a ``presymplectic_euler`` step costs 2), a call
+of the field for torchdiffeq's methods.
+
 With tied blocks f_l = f and h = T / L the two are the same function (``tests/dynamics/
 test_models.py`` checks it to rounding). Parameter budgets, with P the parameters of one block and
 E those of the embedding and readout: the autonomous ODE transformer has P + E, a time-dependent
@@ -39,17 +57,26 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from dynamics.accelerated import Accelerated
 from dynamics.blocks import TransformerBlock
 from dynamics.checks import check_choice, check_int, check_real
+from dynamics.hamiltonian_block import HamiltonianBlock
 from dynamics.sphere import normalize
 from dynamics.time_dependent import BASES, TimeDependent
 from solvers.integrate import integrate
 from solvers.kinetic import integrate_with_kinetic, kinetic_rate
 from solvers.methods import METHODS
 
+MOMENTA = ("none", "heavy_ball", "hamiltonian")
+# Methods a phase-space or Hamiltonian stepper calls on its field: each call is one evaluation
+# (as ``solvers.METHODS`` counts them); the friction is passed through uncounted.
+_COUNTED_METHODS = ("force", "gradients", "grad_x", "grad_p")
+_PASSED_METHODS = ("damping_factor", "friction")
+
 
 class _Counted(nn.Module):
-    """A field that counts its evaluations (``count``)."""
+    """A field that counts its evaluations (``count``): calls of the field and, where the field
+    has them, of the methods the phase-space and Hamiltonian steppers call."""
 
     def __init__(self, field: nn.Module) -> None:
         super().__init__()
@@ -60,6 +87,19 @@ class _Counted(nn.Module):
     def forward(self, t: Tensor, x: Tensor) -> Tensor:
         self.count += 1
         return self.field(t, x)
+
+    def __getattr__(self, name: str) -> object:
+        if name not in _COUNTED_METHODS + _PASSED_METHODS:
+            return super().__getattr__(name)
+        method = getattr(self.field, name)  # AttributeError where the field lacks it
+        if name in _PASSED_METHODS:
+            return method
+
+        def counted(*args: Tensor) -> object:
+            self.count += 1
+            return method(*args)
+
+        return counted
 
 
 class _TokenClassifier(nn.Module):
@@ -142,9 +182,15 @@ class ODETransformer(_TokenClassifier):
             sum_{k < basis_size} c_k phi_k(t) (``dynamics.time_dependent``).
         basis_size: K, the number of basis functions (with ``time_basis``).
         method, step_size, rtol, atol, adjoint: the solver, as for ``solvers.integrate``.
+        momentum: "none" (x' = f(x)), "heavy_ball" or "hamiltonian" (the momentum flows of the
+            module docstring, momentum 0 at t = 0; "hamiltonian" needs norm="pre" and no
+            time_basis).
+        friction: gamma >= 0, the constant friction of the momentum flows.
 
     Attributes:
-        field: the block (or time-dependent block) whose flow is solved.
+        field: the field whose flow is solved: the block (or time-dependent block) for "none",
+            ``Accelerated`` around it for "heavy_ball", a ``HamiltonianBlock`` for
+            "hamiltonian".
         nfe: field evaluations in the last ``flow``/``forward`` call (the adjoint's backward
             evaluations are not included).
     """
@@ -168,15 +214,26 @@ class ODETransformer(_TokenClassifier):
         rtol: float = 1e-3,
         atol: float = 1e-4,
         adjoint: bool = False,
+        momentum: str = "none",
+        friction: float = 1.0,
     ) -> None:
         super().__init__(features, tokens, classes, d, heads, hidden, norm, activation)
         self.T = check_real("T", T, minimum=0.0, strict=True)
-        block = self._block()
-        if time_basis is not None:
-            check_choice("time_basis", time_basis, BASES)
-            block = TimeDependent(block, basis=time_basis, size=basis_size, T=self.T)
-        elif basis_size != 1:
-            raise ValueError(f"basis_size={basis_size!r} needs a time_basis ({', '.join(BASES)})")
+        self.momentum = check_choice("momentum", momentum, MOMENTA)
+        self.friction = check_real("friction", friction, minimum=0.0)
+        if momentum == "hamiltonian":
+            block = self._hamiltonian_block(time_basis, basis_size)
+        else:
+            block = self._block()
+            if time_basis is not None:
+                check_choice("time_basis", time_basis, BASES)
+                block = TimeDependent(block, basis=time_basis, size=basis_size, T=self.T)
+            elif basis_size != 1:
+                raise ValueError(
+                    f"basis_size={basis_size!r} needs a time_basis ({', '.join(BASES)})"
+                )
+            if momentum == "heavy_ball":
+                block = Accelerated(block, damping="heavy_ball", gamma=self.friction)
         self.field = block
         # Not registered as a submodule: the block's weights appear once in the state dict.
         object.__setattr__(self, "_counted", _Counted(block))
@@ -198,16 +255,42 @@ class ODETransformer(_TokenClassifier):
         }
         self.nfe = 0
 
+    def _hamiltonian_block(self, time_basis: str | None, basis_size: int) -> HamiltonianBlock:
+        if self.norm != "pre":
+            raise ValueError(
+                f"momentum='hamiltonian' needs norm='pre' (its attention acts on R^d); "
+                f"got norm={self.norm!r}"
+            )
+        if time_basis is not None or basis_size != 1:
+            raise ValueError(
+                f"momentum='hamiltonian' has an autonomous block; time_basis={time_basis!r} and "
+                f"basis_size={basis_size!r} need momentum='none' or 'heavy_ball'"
+            )
+        return HamiltonianBlock(
+            self.d, self.heads, self.hidden, activation=self.activation, friction=self.friction
+        )
+
     def flow(
         self, inputs: Tensor, *, kinetic: bool = False, times: Tensor | None = None
     ) -> tuple[Tensor, Tensor | None]:
         """Token states at ``times`` (default [0, T]), shape (len(times), batch, n, d), and with
-        ``kinetic`` the kinetic energy K at those times, shape (len(times), batch)."""
+        ``kinetic`` the kinetic energy K at those times, shape (len(times), batch). Momentum flows
+        return the positions x only, and have no ``kinetic``."""
         x0 = self.embed(inputs)
-        if times is None:
-            times = torch.tensor([0.0, self.T])
+        if times is None:  # in x0's dtype: T rounded to float32 could add a step in float64
+            times = torch.tensor([0.0, self.T], dtype=x0.dtype)
         times = torch.as_tensor(times, dtype=x0.dtype, device=x0.device)
         self._counted.count = 0
+        if self.momentum != "none":
+            if kinetic:
+                raise ValueError(
+                    f"kinetic=True needs momentum='none'; the {self.momentum!r} flow does not "
+                    "carry the kinetic energy"
+                )
+            state = (x0, torch.zeros_like(x0))
+            states = integrate(self._counted, state, times, **self.solver_options)[0]
+            self.nfe = self._counted.count
+            return states, None
         if kinetic:
             states, energy = integrate_with_kinetic(self._counted, x0, times, **self.solver_options)
         else:

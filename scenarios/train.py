@@ -12,7 +12,17 @@ into tokens of ``patch`` values every ``stride`` steps. Models (``dynamics.model
   phi_k(t); trained on cross-entropy + lambda K, with K = int_0^T (1/n) sum_i |f_i(t, x(t))|^2 dt
   the kinetic energy carried by the solver (Kan, Li, Osher, "OT-Transformer: a continuous-time
   transformer architecture with optimal transport regularization"). lambda = 0 is the plain ODE
-  transformer.
+  transformer;
+- ``ode_<momentum>`` for each momentum flow of ``momenta`` (``heavy_ball``, ``hamiltonian``; the
+  SympFormer flows of Stein, Li, Steidl, "SympFormer: accelerated attention blocks via inertial
+  dynamics on density manifolds", ``dynamics.models``): the same classifier with velocity or
+  momentum 0 at t = 0 and friction ``friction``, heavy ball x' = v, v' = f(x) - gamma v around
+  the block f, Hamiltonian attention x' = dH/dp, p' = -dH/dx + MLP(LN x) - gamma p
+  (``dynamics.hamiltonian_block``), each trained on cross-entropy alone and solved by its stepper
+  of ``MOMENTUM_METHODS`` with as many steps as give the same field evaluations per forward pass
+  as the ODE transformer's ``steps`` steps of ``method`` (evaluations per step from
+  ``solvers.METHODS``: with 4 Euler steps, 4 symplectic Euler steps for heavy ball and 2
+  presymplectic Euler steps, 2 evaluations each, for the Hamiltonian flow).
 
 Training: AdamW (learning rate ``lr``, ``weight_decay``), batches of ``batch_size`` in an order
 drawn from (``seed``, epoch), learning rate warmed up linearly over the first 5% of steps and then
@@ -21,10 +31,11 @@ decayed to 0 along a cosine; every model starts from weights drawn from ``seed``
 Measured per model (``metrics.json``, ``models``): final test accuracy, parameter count, field
 evaluations per forward pass (``nfe``; layers for the discrete model), training wall time (seconds,
 excluding the per-epoch evaluation), mean kinetic energy K over the test set (for the discrete
-model its Euler value sum_l (1/n) sum_i |f_l(x_l)_i|^2), and the mean straightness of the test
-tokens' paths, |x_i(T) - x_i(0)| / (length of the path through the output states), 1 for a
-straight path (states at the solver's steps for fixed-step methods, at ``num_times`` times for
-adaptive ones, after each layer for the discrete model). Learning curves (train loss, test
+model its Euler value sum_l (1/n) sum_i |f_l(x_l)_i|^2; none for the momentum flows), and the mean
+straightness of the test tokens' paths, |x_i(T) - x_i(0)| / (length of the path through the output
+states), 1 for a straight path (states at the solver's steps for fixed-step methods, at
+``num_times`` times for adaptive ones, after each layer for the discrete model); the ODE models
+also record their ``momentum`` and solver ``method``. Learning curves (train loss, test
 accuracy per epoch) are kept in ``history``. ``best_lambda`` is the largest lambda > 0 whose test
 accuracy is within 1 point of lambda = 0's, else the most accurate lambda > 0.
 
@@ -58,6 +69,9 @@ from scenarios.validation import check_device, check_seed, is_int, is_real, requ
 from solvers.methods import METHODS
 
 NAME = "train"
+MOMENTUM_METHODS = {"heavy_ball": "symplectic_euler", "hamiltonian": "presymplectic_euler"}
+"""The stepper of each momentum flow: the momentum first (with the exact friction), then the
+position with the new momentum."""
 CHECKPOINTS = "checkpoints"
 WARMUP_FRACTION = 0.05
 UNCHECKED_ON_RESUME = ("epochs", "resume", "figures", "device")
@@ -98,6 +112,16 @@ class TrainConfig:
     lambdas: tuple[float, ...] = field(
         default=(0.0, 0.01, 0.1, 1.0),
         metadata={"help": "kinetic-energy weights of the ODE transformers (distinct, >= 0)"},
+    )
+    momenta: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "momentum flows also trained at the ODE transformer's field evaluations: "
+            "heavy_ball, hamiltonian (empty: none)"
+        },
+    )
+    friction: float = field(
+        default=1.0, metadata={"help": "constant friction gamma of the momentum flows (>= 0)"}
     )
     epochs: int = field(default=30, metadata={"help": "training epochs per model (>= 1)"})
     batch_size: int = field(default=128, metadata={"help": "training batch size (>= 1)"})
@@ -177,6 +201,7 @@ class TrainConfig:
             self.lambdas,
             "one or more distinct numbers >= 0",
         )
+        self._validate_momenta()
         require(is_int(self.epochs) and self.epochs >= 1, "epochs", self.epochs, ">= 1")
         require(
             is_int(self.batch_size) and self.batch_size >= 1, "batch_size", self.batch_size, ">= 1"
@@ -202,9 +227,55 @@ class TrainConfig:
         require(isinstance(self.figures, bool), "figures", self.figures, "true or false")
         check_device(self.device)
 
+    def _validate_momenta(self) -> None:
+        require(
+            len(set(self.momenta)) == len(self.momenta)
+            and all(momentum in MOMENTUM_METHODS for momentum in self.momenta),
+            "momenta",
+            self.momenta,
+            f"distinct names among {', '.join(MOMENTUM_METHODS)} (or none)",
+        )
+        require(is_real(self.friction) and self.friction >= 0, "friction", self.friction, ">= 0")
+        if not self.momenta:
+            return
+        require(
+            METHODS[self.method].evaluations is not None,
+            "method",
+            self.method,
+            "a fixed-step method with known evaluations per step (e.g. euler, rk4) when "
+            "momenta are trained: they are compared at its field evaluations",
+        )
+        for momentum in self.momenta:
+            per_step = METHODS[MOMENTUM_METHODS[momentum]].evaluations
+            require(
+                self.evaluations % per_step == 0,
+                "steps",
+                self.steps,
+                f"steps whose {self.evaluations} field evaluations are a multiple of {per_step} "
+                f"(a {MOMENTUM_METHODS[momentum]} step of the {momentum} flow)",
+            )
+        require(
+            "hamiltonian" not in self.momenta or not self.time_basis,
+            "momenta",
+            self.momenta,
+            "no hamiltonian flow with time_basis (its block is autonomous)",
+        )
+
     @property
     def adaptive(self) -> bool:
         return METHODS[self.method].adaptive
+
+    @property
+    def evaluations(self) -> int:
+        """Field evaluations per forward pass of the (fixed-step) ODE transformer."""
+        return self.steps * METHODS[self.method].evaluations
+
+    def flow_steps(self, momentum: str) -> int:
+        """Fixed steps of the flow ``momentum`` ("none": ``steps``; else as many steps of its
+        ``MOMENTUM_METHODS`` stepper as give ``evaluations``)."""
+        if momentum == "none":
+            return self.steps
+        return self.evaluations // METHODS[MOMENTUM_METHODS[momentum]].evaluations
 
 
 Config = TrainConfig
@@ -223,9 +294,17 @@ class Trained:
     epochs_run: int
 
 
+def variants(config: TrainConfig) -> dict[str, tuple[float | None, str | None]]:
+    """Model name -> (lambda, momentum): "discrete" (None, None), "ode_lambda_<lambda>" (lambda,
+    "none") for each lambda, then "ode_<momentum>" (None, momentum) for each of ``momenta``."""
+    table: dict[str, tuple[float | None, str | None]] = {"discrete": (None, None)}
+    table |= {f"ode_lambda_{lam:g}": (lam, "none") for lam in config.lambdas}
+    return table | {f"ode_{momentum}": (None, momentum) for momentum in config.momenta}
+
+
 def model_names(config: TrainConfig) -> list[str]:
-    """ "discrete", then "ode_lambda_<lambda>" for each lambda."""
-    return ["discrete"] + [f"ode_lambda_{lam:g}" for lam in config.lambdas]
+    """The models in training order (``variants``)."""
+    return list(variants(config))
 
 
 def load_data(config: TrainConfig) -> Dataset:
@@ -248,19 +327,22 @@ def build_model(
     torch.manual_seed(config.seed)
     shape = {"features": data.features, "tokens": data.tokens, "classes": data.classes}
     width = {"d": config.d, "heads": config.heads, "hidden": config.hidden or None}
-    if name == "discrete":
+    momentum = variants(config)[name][1]
+    if momentum is None:
         model = DiscreteTransformer(**shape, **width, layers=config.layers)
     else:
+        options = {"momentum": momentum, "friction": config.friction} if momentum != "none" else {}
         model = ODETransformer(
             **shape,
             **width,
             T=config.T,
             time_basis=config.time_basis or None,
             basis_size=config.basis_size,
-            method=config.method,
-            step_size=None if config.adaptive else config.T / config.steps,
+            method=MOMENTUM_METHODS.get(momentum, config.method),
+            step_size=None if config.adaptive else config.T / config.flow_steps(momentum),
             rtol=config.rtol,
             atol=config.atol,
+            **options,
         )
     return model.to(config.device)
 
@@ -317,7 +399,7 @@ def read_checkpoint(path: Path, config: TrainConfig) -> dict:
 def train_model(config: TrainConfig, name: str, data: Dataset, out_dir: Path) -> Trained:
     """Train ``name`` (resuming from ``config.resume`` when it holds a checkpoint), save its
     checkpoint into ``out_dir/checkpoints``, and return it."""
-    lam = None if name == "discrete" else config.lambdas[model_names(config).index(name) - 1]
+    lam = variants(config)[name][0]
     model = build_model(config, name, data)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
@@ -369,14 +451,15 @@ def train_model(config: TrainConfig, name: str, data: Dataset, out_dir: Path) ->
 
 def paths(config: TrainConfig, model: nn.Module, x: Tensor) -> tuple[Tensor, Tensor | None]:
     """Token states along the flow, shape (states, batch, n, d), and K per input (ODE models:
-    at the solver's steps, or at ``num_times`` times for adaptive methods; discrete: per layer)."""
+    at the solver's steps, or at ``num_times`` times for adaptive methods; discrete: per layer;
+    K is None for the momentum flows)."""
     model.eval()
     with torch.no_grad():
         if isinstance(model, DiscreteTransformer):
             return model.flow(x, kinetic=True)
-        count = config.num_times if config.adaptive else config.steps + 1
+        count = config.num_times if config.adaptive else config.flow_steps(model.momentum) + 1
         times = torch.linspace(0.0, config.T, count, dtype=torch.float64)
-        return model.flow(x, times=times, kinetic=True)
+        return model.flow(x, times=times, kinetic=model.momentum == "none")
 
 
 def straightness(states: Tensor) -> Tensor:
@@ -409,12 +492,14 @@ def measure(config: TrainConfig, trained: Trained, data: Dataset) -> dict[str, o
     states, energy = paths(config, model, data.x_test)
     return {
         "lambda": trained.lam,
+        "momentum": getattr(model, "momentum", None),
+        "method": model.solver_options["method"] if isinstance(model, ODETransformer) else None,
         "test_accuracy": test_accuracy,
         "parameter_count": model.parameter_count(),
         "nfe": evaluations,
         "wall_time_s": trained.wall_time,
         "epochs_run": trained.epochs_run,
-        "kinetic_energy": float(energy[-1].mean()),
+        "kinetic_energy": None if energy is None else float(energy[-1].mean()),
         "straightness": float(straightness(states).mean()),
         "final_train_loss": trained.history["train_loss"][-1],
     }
@@ -464,7 +549,11 @@ def summary_lines(metrics: dict[str, object]) -> list[str]:
     """One line per model: accuracy, parameters, evaluations, kinetic energy, time."""
     return [
         f"{name:<22} accuracy {entry['test_accuracy']:.3f}  params {entry['parameter_count']:>7}  "
-        f"nfe {entry['nfe']:>4}  K {entry['kinetic_energy']:.3g}  straightness "
+        f"nfe {entry['nfe']:>4}  K {_number(entry['kinetic_energy'])}  straightness "
         f"{entry['straightness']:.3f}  {entry['wall_time_s']:.0f} s"
         for name, entry in metrics["models"].items()
     ]
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"

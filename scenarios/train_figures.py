@@ -4,9 +4,12 @@
 - ``accuracy_vs_lambda``: test accuracy and kinetic energy of the ODE transformers against the
   kinetic weight lambda (symmetric-log axis, so lambda = 0 is drawn), the discrete transformer's
   accuracy dashed;
-- ``trajectories``: the tokens of one test signal along the flow for lambda = 0 and the best
-  lambda, projected on the two leading principal components of that model's states (start: circle,
-  end: square).
+- ``trajectories``: the tokens of one test signal along the flow for lambda = 0, the best lambda
+  and each momentum flow, projected on the two leading principal components of that model's states
+  (start: circle, end: square);
+- ``momentum_comparison`` (only with ``momenta``): test accuracy and training wall time of the
+  discrete transformer, the ODE transformer at lambda = 0 and each momentum flow, bars labelled
+  with their field evaluations per forward pass and parameter counts.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ import torch
 from matplotlib.figure import Figure
 
 from scenarios.style import FULL_WIDTH, figure_style, new_figure
+
+FIRST_ORDER = (None, "none")
+"""``_momentum`` of the models without momentum (discrete, first-order ODE)."""
+_NAMES = {"heavy_ball": "heavy ball", "hamiltonian": "Hamiltonian"}
 
 if TYPE_CHECKING:
     from scenarios.datasets import Dataset
@@ -33,11 +40,14 @@ def make_figures(
 ) -> dict[str, Figure]:
     """Every figure of the scenario, by file stem."""
     with figure_style():
-        return {
+        figures = {
             "learning_curves": plot_learning_curves(config, trained),
             "accuracy_vs_lambda": plot_accuracy_vs_lambda(config, models),
             "trajectories": plot_trajectories(config, data, trained, best),
         }
+        if config.momenta:
+            figures["momentum_comparison"] = plot_momentum_comparison(config, trained, models)
+        return figures
 
 
 def _setting(config: TrainConfig) -> str:
@@ -47,14 +57,35 @@ def _setting(config: TrainConfig) -> str:
         if config.adaptive
         else f"{config.steps} {config.method} steps"
     )
+    from scenarios.train import MOMENTUM_METHODS
+
+    momenta = ", ".join(
+        f"{_NAMES[momentum]}: {config.flow_steps(momentum)} {MOMENTUM_METHODS[momentum]} steps"
+        for momentum in config.momenta
+    )
+    momenta = f"\nmomentum flows (friction γ = {config.friction:g}): {momenta}" if momenta else ""
     return (
         f"MNIST-1D, d = {config.d}, {config.heads} heads; discrete: {config.layers} layers; "
-        f"ODE: {solver} on [0, {config.T:g}]{basis}; {config.epochs} epochs"
+        f"ODE: {solver} on [0, {config.T:g}]{basis}; {config.epochs} epochs{momenta}"
     )
 
 
+def _momentum(entry: Trained) -> str | None:
+    """None (discrete), "none" (first-order ODE), "heavy_ball" or "hamiltonian"."""
+    return getattr(entry.model, "momentum", None)
+
+
 def _label(entry: Trained) -> str:
-    return "discrete" if entry.lam is None else f"ODE, λ = {entry.lam:g}"
+    momentum = _momentum(entry)
+    if momentum is None:
+        return "discrete"
+    if momentum == "none":
+        return f"ODE, λ = {entry.lam:g}"
+    return f"ODE, {_NAMES[momentum]}"
+
+
+def _linestyle(entry: Trained) -> str:
+    return {None: "--", "none": "-"}.get(_momentum(entry), "-.")
 
 
 def plot_learning_curves(config: TrainConfig, trained: list[Trained]) -> Figure:
@@ -63,7 +94,7 @@ def plot_learning_curves(config: TrainConfig, trained: list[Trained]) -> Figure:
     loss_ax, accuracy_ax = fig.subplots(1, 2)
     for index, entry in enumerate(trained):
         epochs = np.arange(1, len(entry.history["train_loss"]) + 1)
-        style = {"color": f"C{index}", "linestyle": "--" if entry.lam is None else "-"}
+        style = {"color": f"C{index}", "linestyle": _linestyle(entry)}
         loss_ax.plot(epochs, entry.history["train_loss"], label=_label(entry), **style)
         accuracy_ax.plot(epochs, entry.history["test_accuracy"], **style)
     loss_ax.set_yscale("log")
@@ -116,7 +147,11 @@ def plot_trajectories(
     """PCA projections of one test signal's token paths for lambda = 0 and the best lambda."""
     from scenarios.train import paths
 
-    chosen = [entry for entry in trained if entry.lam is not None and entry.lam in (0.0, best)]
+    chosen = [
+        entry
+        for entry in trained
+        if _momentum(entry) not in FIRST_ORDER or (entry.lam is not None and entry.lam in (0, best))
+    ]
     fig = new_figure(FULL_WIDTH, 3.2, layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, max(1, len(chosen))))
     for ax, entry in zip(axes, chosen, strict=False):
@@ -129,9 +164,44 @@ def plot_trajectories(
         ax.scatter(plane[-1, :, 0], plane[-1, :, 1], c=colors, marker="s", s=14)
         ax.set_xlabel("principal component 1")
         ax.set_ylabel("principal component 2")
-        ax.set_title(f"λ = {entry.lam:g}")
+        ax.set_title(_label(entry))
     fig.suptitle(
         f"Token paths of test signal 0 (label {int(data.y_test[0])}), o start, □ end\n"
         f"{_setting(config)}"
+    )
+    return fig
+
+
+def plot_momentum_comparison(
+    config: TrainConfig, trained: list[Trained], models: dict[str, dict[str, object]]
+) -> Figure:
+    """Test accuracy and training wall time of the first-order and momentum models."""
+    chosen = [entry for entry in trained if entry.lam in (None, 0.0)]
+    labels = [
+        f"{_label(entry)}\nnfe {models[entry.name]['nfe']}, "
+        f"{models[entry.name]['parameter_count']} params"
+        for entry in chosen
+    ]
+    positions = -np.arange(len(chosen))  # first model on top
+    colors = [f"C{index}" for index in range(len(chosen))]
+    fig = new_figure(FULL_WIDTH, 1.2 + 0.55 * len(chosen), layout="constrained")
+    accuracy_ax, time_ax = fig.subplots(1, 2, sharey=True)
+    for ax, key, unit in (
+        (accuracy_ax, "test_accuracy", "{:.3f}"),
+        (time_ax, "wall_time_s", "{:.0f} s"),
+    ):
+        values = [models[entry.name][key] for entry in chosen]
+        ax.barh(positions, values, color=colors)
+        for position, value in zip(positions, values, strict=True):
+            ax.annotate(f" {unit.format(value)}", (value, position), va="center")
+        ax.margins(x=0.2)
+    accuracy_ax.set_yticks(positions, labels, fontsize="small")
+    accuracy_ax.set_xlim(0, 1.15)
+    accuracy_ax.set_xlabel("test accuracy")
+    accuracy_ax.set_ylabel("model")
+    time_ax.set_xlabel("training wall time (s, shared CPU)")
+    fig.suptitle(
+        "First-order, heavy-ball and Hamiltonian flows at equal field evaluations per forward "
+        f"pass\n{_setting(config)}"
     )
     return fig

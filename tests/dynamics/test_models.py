@@ -1,6 +1,9 @@
-"""The ODE transformer and its discrete twin: exact equivalence, budgets, gradients, the adjoint."""
+"""The ODE transformer and its discrete twin: exact equivalence, budgets, gradients, the adjoint;
+the heavy-ball and Hamiltonian momentum flows against hand-written steps."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
@@ -119,6 +122,14 @@ def test_float32_model(generator):
         ({"T": -1.0}, ValueError, "T=-1"),
         ({"adjoint": "yes"}, TypeError, "adjoint='yes'"),
         ({"heads": 3}, ValueError, "heads=3"),
+        ({"momentum": "nesterov"}, ValueError, "momentum='nesterov'"),
+        ({"momentum": "heavy_ball", "friction": -1.0}, ValueError, "friction=-1"),
+        ({"momentum": "hamiltonian", "norm": "post"}, ValueError, "norm='post'"),
+        (
+            {"momentum": "hamiltonian", "time_basis": "legendre", "basis_size": 2},
+            ValueError,
+            "time_basis='legendre'",
+        ),
     ],
 )
 def test_bad_options_are_refused(options, error, words):
@@ -134,3 +145,119 @@ def test_bad_inputs_are_refused(generator):
         model(torch.zeros(2, 6, 3, dtype=torch.long))
     with pytest.raises(TypeError, match="autonomous"):
         DiscreteTransformer.tied(ode(time_basis="legendre", basis_size=2), 3)
+
+
+# --- momentum flows ---------------------------------------------------------------------------
+
+
+def test_heavy_ball_flow_is_the_hand_written_symplectic_euler_loop(generator):
+    """momentum="heavy_ball" with symplectic Euler, step h: v <- e^{-gamma h} v + h f(x),
+    x <- x + h v from v = 0, with f the transformer block; one evaluation per step."""
+    steps, T, gamma = 4, 1.5, 0.7
+    model = ode(
+        T=T, momentum="heavy_ball", friction=gamma, method="symplectic_euler", step_size=T / steps
+    )
+    block = model.field.field
+    assert isinstance(block, TransformerBlock)
+    u = inputs(generator)
+    h = T / steps
+    with torch.no_grad():
+        x = model.embed(u)
+        v = torch.zeros_like(x)
+        expected = [x]
+        for step in range(steps):
+            v = math.exp(-gamma * h) * v + h * block(torch.tensor(step * h, dtype=F64), x)
+            x = x + h * v
+            expected.append(x)
+        states = model.flow(u, times=torch.linspace(0, T, steps + 1, dtype=F64))[0]
+        assert model.nfe == steps
+        assert (states - torch.stack(expected)).abs().max() < 1e-12
+        assert (model(u) - model.readout(x)).abs().max() < 1e-12
+
+
+def hand_hamiltonian(block, x, p):
+    """H = sum_i p_i^T B p_i / (2 z_i) - (1/2) sum_i z_i, u = LN_1(x), written head by head."""
+    width = block.d // block.heads
+    u = block.attention_norm(x)
+    z = 0.0
+    for head in range(block.heads):
+        rows = slice(head * width, (head + 1) * width)
+        q, k = u @ block.query.weight[rows].T, u @ block.key.weight[rows].T
+        z = z + torch.exp(q @ k.transpose(-1, -2) / math.sqrt(width)).sum(-1)
+    z = z / (block.heads * x.shape[-2])
+    metric = block.metric_factor @ block.metric_factor.T + block.eps * torch.eye(block.d, dtype=F64)
+    return (torch.einsum("...i,ij,...j->...", p, metric, p) / (2 * z) - z / 2).sum(-1)
+
+
+def test_hamiltonian_flow_is_the_hand_written_presymplectic_euler_loop(generator):
+    """momentum="hamiltonian" with presymplectic Euler, step h: from p = 0,
+    p <- e^{-gamma h} p - h (dH/dx(x, p) - MLP(LN x)),  x <- x + h dH/dp(x, p_new),
+    with dH/dx, dH/dp by autograd of H written head by head; two evaluations per step."""
+    steps, T, gamma = 3, 1.2, 0.6
+    model = ode(
+        T=T, momentum="hamiltonian", friction=gamma, method="presymplectic_euler", step_size=T / 3
+    )
+    block = model.field
+    u = inputs(generator)
+    h = T / steps
+    x = model.embed(u).detach()
+    p = torch.zeros_like(x)
+    expected = [x]
+    for _ in range(steps):
+        x_, p_ = x.clone().requires_grad_(True), p.clone().requires_grad_(True)
+        grad_x = torch.autograd.grad(hand_hamiltonian(block, x_, p_).sum(), x_)[0]
+        mlp = block.mlp.outer(nn.functional.gelu(block.mlp.inner(block.norm(x))))
+        p = (math.exp(-gamma * h) * p - h * (grad_x - mlp)).detach()
+        p_ = p.clone().requires_grad_(True)
+        grad_p = torch.autograd.grad(hand_hamiltonian(block, x, p_).sum(), p_)[0]
+        x = x + h * grad_p
+        expected.append(x)
+    with torch.no_grad():
+        states = model.flow(u, times=torch.linspace(0, T, steps + 1, dtype=F64))[0]
+        assert model.nfe == 2 * steps
+        assert (states - torch.stack(expected)).abs().max() < 1e-12
+        assert (model(u) - model.readout(x)).abs().max() < 1e-12
+
+
+@pytest.mark.parametrize(
+    ("momentum", "method", "per_step"),
+    [("heavy_ball", "leapfrog", 1), ("hamiltonian", "tao", 4), ("hamiltonian", "midpoint", 2)],
+)
+def test_momentum_evaluations_are_counted(generator, momentum, method, per_step):
+    model = ode(momentum=momentum, method=method, step_size=0.25)
+    model(inputs(generator))
+    assert model.nfe == 4 * per_step
+
+
+def test_momentum_parameter_budgets():
+    """Heavy ball adds no parameters; the Hamiltonian block has Q, K, L (3 d^2), two LayerNorms
+    (4 d) and the MLP, and no value, output projection or biases of the attention."""
+    d, hidden = 8, 12
+    f, n, c = SHAPE["features"], SHAPE["tokens"], SHAPE["classes"]
+    shared = f * d + d + n * d + 2 * d + d * c + c
+    mlp = d * hidden + hidden + hidden * d + d
+    assert ode(momentum="heavy_ball").parameter_count() == ode().parameter_count()
+    assert ode(momentum="hamiltonian").parameter_count() == 3 * d * d + 4 * d + mlp + shared
+
+
+@pytest.mark.parametrize("momentum", ["heavy_ball", "hamiltonian"])
+def test_momentum_gradients_reach_every_parameter(generator, momentum):
+    method = {"heavy_ball": "symplectic_euler", "hamiltonian": "presymplectic_euler"}[momentum]
+    model = ode(momentum=momentum, method=method, step_size=0.5)
+    loss = nn.functional.cross_entropy(model(inputs(generator)), torch.arange(5) % 4)
+    loss.backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None and bool(parameter.grad.abs().sum() > 0), name
+        assert bool(torch.isfinite(parameter.grad).all()), name
+
+
+def test_momentum_flows_refuse_kinetic_and_mismatched_steppers(generator):
+    model = ode(momentum="heavy_ball", method="symplectic_euler", step_size=0.5)
+    with pytest.raises(ValueError, match="kinetic=True needs momentum='none'"):
+        model(inputs(generator), kinetic=True)
+    with pytest.raises(TypeError, match="Hamiltonian field"):
+        ode(momentum="heavy_ball", method="presymplectic_euler", step_size=0.5)(inputs(generator))
+    with pytest.raises(TypeError, match="momentum field"):
+        ode(momentum="hamiltonian", method="symplectic_euler", step_size=0.5)(inputs(generator))
+    with pytest.raises(TypeError, match="autonomous"):
+        DiscreteTransformer.tied(ode(momentum="heavy_ball"), 3)

@@ -19,6 +19,7 @@ from scenarios.train import (
     model_names,
     simulate,
     straightness,
+    train_model,
 )
 from tests.scenarios.helpers import assert_metrics_written, assert_refused
 
@@ -169,7 +170,60 @@ def test_data_follows_the_config():
         (["basis_size=3"], "basis_size"),
         (["patch=41"], "patch"),
         (["resume=/nonexistent/run"], "resume"),
+        (["momenta=nesterov"], "momenta"),
+        (["momenta=heavy_ball,heavy_ball"], "momenta"),
+        (["momenta=hamiltonian", "steps=3"], "steps"),
+        (["momenta=heavy_ball", "method=dopri5"], "method"),
+        (["momenta=hamiltonian", "time_basis=cosine"], "momenta"),
+        (["friction=-1"], "friction"),
     ],
 )
 def test_impossible_values_are_refused_and_nothing_written(tmp_path, capsys, setting, name):
     assert_refused("train", setting, name, tmp_path, capsys)
+
+
+MOMENTA = {**TINY, "lambdas": (0.0,), "momenta": ("heavy_ball", "hamiltonian"), "epochs": 1}
+"""The tiny run with both momentum flows: two Euler steps, so two symplectic Euler steps (heavy
+ball) and one presymplectic Euler step of two evaluations (Hamiltonian)."""
+
+
+def test_momentum_flows_run_at_equal_field_evaluations(tmp_path):
+    config = TrainConfig(**MOMENTA)
+    out = tmp_path / "train"
+    metrics = run_scenario("train", config, out)
+    names = ["discrete", "ode_lambda_0", "ode_heavy_ball", "ode_hamiltonian"]
+    assert list(metrics["models"]) == names == model_names(config)
+    assert (out / "momentum_comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "momentum_comparison" in metrics["figures"]
+    assert_metrics_written(out, config, metrics)
+    models = metrics["models"]
+    assert [models[name]["nfe"] for name in names] == [2, 2, 2, 2]
+    assert [models[name]["momentum"] for name in names] == [None, "none", *config.momenta]
+    assert [models[name]["method"] for name in names] == [
+        None,
+        "euler",
+        "symplectic_euler",
+        "presymplectic_euler",
+    ]
+    assert models["ode_heavy_ball"]["parameter_count"] == models["ode_lambda_0"]["parameter_count"]
+    d, hidden = 8, 32  # Hamiltonian block: Q, K, L, two LayerNorms, MLP; the same shared part
+    plain_block = 4 * d * d + 4 * d + 2 * d * hidden + hidden + d + 4 * d
+    hamiltonian_block = 3 * d * d + 4 * d + 2 * d * hidden + hidden + d
+    assert (
+        models["ode_lambda_0"]["parameter_count"] - models["ode_hamiltonian"]["parameter_count"]
+        == plain_block - hamiltonian_block
+    )
+    for name in ("ode_heavy_ball", "ode_hamiltonian"):
+        assert models[name]["kinetic_energy"] is None and models[name]["lambda"] is None
+        assert 0 < models[name]["straightness"] <= 1 + 1e-6
+    assert len(train.summary_lines(metrics)) == 4
+
+
+@pytest.mark.parametrize("name", ["ode_heavy_ball", "ode_hamiltonian"])
+def test_momentum_training_reduces_the_loss(tmp_path, name):
+    options = {"samples": 200, "epochs": 6, "batch_size": 20, "lr": 1e-2}
+    config = TrainConfig(**{**MOMENTA, **options})
+    trained = train_model(config, name, load_data(config), tmp_path)
+    losses = trained.history["train_loss"]
+    assert all(b < a for a, b in itertools.pairwise(losses)), losses
+    assert losses[-1] < 0.9 * math.log(10), losses
