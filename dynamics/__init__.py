@@ -6,6 +6,7 @@ A token cloud is a tensor of shape (..., n, d); every field is a ``torch.nn.Modu
 
 from dynamics.accelerated import DAMPINGS, Accelerated
 from dynamics.attention import MANIFOLDS, NORMALIZATIONS, SelfAttention
+from dynamics.bert import BertBlockField, BertConfig, BertEncoder, BertLayer
 from dynamics.blocks import FeedForward, MultiHeadAttention, TransformerBlock
 from dynamics.circle import CIRCLE_NORMALIZATIONS, CircleVelocity, circle_kernels, circle_velocity
 from dynamics.distances import (
@@ -75,6 +76,10 @@ __all__ = [
     "NORMALIZATIONS",
     "Accelerated",
     "AcceleratedLinearAttentionMoments",
+    "BertBlockField",
+    "BertConfig",
+    "BertEncoder",
+    "BertLayer",
     "CircleVelocity",
     "FeedForward",
     "GaussianAttentionMoments",

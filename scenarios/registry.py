@@ -18,6 +18,7 @@ from scenarios import (
     mean_field,
     metastability,
     phase_diagram,
+    pretrained,
     sympformer,
     train,
 )
@@ -34,6 +35,7 @@ SCENARIOS: dict[str, ModuleType] = {
     "metastability": metastability,
     "layers": layers,
     "sympformer": sympformer,
+    "pretrained": pretrained,
 }
 
 
