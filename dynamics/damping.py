@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from dynamics.checks import check_real
+from dynamics.checks import check_cloud, check_real
 
 
 class LogLinearDamping:
@@ -71,3 +71,29 @@ class LogLinearDamping:
     def damping_repr(self) -> str:
         """'c_log=..., c_lin=..., t0=...' for ``extra_repr``."""
         return f"c_log={self.c_log:g}, c_lin={self.c_lin:g}, t0={self.t0:g}"
+
+
+class DampedHamiltonianField(LogLinearDamping):
+    """Mixin for the damped Hamiltonian fields on (x, p): given ``d`` and
+    ``gradients(x, p) -> (dH/dx, dH/dp)``, the field is
+
+        (x', p') = (dH/dp, -dH/dx - alpha(t) p).
+    """
+
+    d: int
+
+    def forward(self, t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        """(x', p') = (dH/dp, -dH/dx - alpha(t) p)."""
+        if not (isinstance(state, tuple) and len(state) == 2):
+            raise TypeError(f"{type(self).__name__} takes the state as a tuple (x, p)")
+        x, p = state
+        grad_x, grad_p = self.gradients(x, p)
+        return grad_p, -grad_x - self.friction(t) * p
+
+    def _check_state(self, x: Tensor, p: Tensor) -> None:
+        check_cloud("x", x, d=self.d)
+        check_cloud("p", p, d=self.d)
+        if x.shape != p.shape:
+            raise ValueError(
+                f"x has shape {tuple(x.shape)} and p has shape {tuple(p.shape)}; they must match"
+            )

@@ -32,7 +32,18 @@ B = V and require V symmetric positive definite, the condition under which the k
 positive and H is a Hamiltonian with the attention flow as its overdamped limit. ``value``
 defaults to the identity.
 
-Closed form of dH/dx. With P^h_ij = exp(S^h_ij) / (n H z_i) (a softmax over heads and keys
+Against the authors' code. Only the paper's abstract was available to us; its body was not. The
+authors' public implementation (github.com/ViktorAJStein/SympFormer, ``particle_schemes.py``)
+agrees with the kinetic term (divided by z_i) and the velocity B p_i / z_i, and differs in three
+places, recorded here rather than followed:
+- it takes B = V A^{-1} with A = Q^T K symmetric (so that B times the force, which carries A x_j,
+  gives V x_j), where we take B = V;
+- with un-averaged row sums its potential is -(n/2) sum_ij E_ij, n^2 times ours: the same flow up
+  to the rescaling t -> n t, p -> n p (the friction then rescales too);
+- its practical multi-head block exponentiates the heads' mean logit, exp(mean_h S^h_ij), where
+  we average the heads' kernels, (1/H) sum_h exp(S^h_ij) (as our issue specifies).
+
+ = exp(S^h_ij) / (n H z_i) (a softmax over heads and keys
 jointly) and c_i = p_i^T B p_i / (2 z_i) + z_i / 2, dH/dS^h_ij = -c_i P^h_ij =: G^h_ij, and S^h_ij
 is bilinear in (x_i, x_j), so
 
@@ -60,15 +71,15 @@ import torch
 from torch import Tensor, nn
 from torch.func import grad
 
-from dynamics.checks import check_choice, check_cloud, check_int, check_symmetric
-from dynamics.damping import LogLinearDamping
+from dynamics.checks import check_choice, check_int, check_symmetric
+from dynamics.damping import DampedHamiltonianField
 from dynamics.projections import register_projections
 from dynamics.streaming import attention_with_lse
 
 GRADIENTS = ("closed_form", "autograd")
 
 
-class HamiltonianAttention(LogLinearDamping, nn.Module):
+class HamiltonianAttention(DampedHamiltonianField, nn.Module):
     """The damped Hamiltonian field (x, p) -> (x', p') of Hamiltonian momentum attention.
 
     Args:
@@ -152,22 +163,6 @@ class HamiltonianAttention(LogLinearDamping, nn.Module):
     def grad_x(self, x: Tensor, p: Tensor) -> Tensor:
         """dH/dx (closed form or autograd, as ``gradient`` says)."""
         return self.gradients(x, p)[0]
-
-    def forward(self, t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        """(x', p') = (dH/dp, -dH/dx - alpha(t) p)."""
-        if not (isinstance(state, tuple) and len(state) == 2):
-            raise TypeError("HamiltonianAttention takes the state as a tuple (x, p)")
-        x, p = state
-        grad_x, grad_p = self.gradients(x, p)
-        return grad_p, -grad_x - self.friction(t) * p
-
-    def _check_state(self, x: Tensor, p: Tensor) -> None:
-        check_cloud("x", x, d=self.d)
-        check_cloud("p", p, d=self.d)
-        if x.shape != p.shape:
-            raise ValueError(
-                f"x has shape {tuple(x.shape)} and p has shape {tuple(p.shape)}; they must match"
-            )
 
 
 def project_heads(x: Tensor, query: Tensor, key: Tensor, heads: int) -> tuple[Tensor, Tensor]:

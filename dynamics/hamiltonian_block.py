@@ -38,7 +38,13 @@ momentum-first steppers (``solvers.tao_steppers``: ``presymplectic_euler``, ``ta
 unchanged: they read ``grad_x`` as the negative of the force on p, and this block's ``grad_x`` is
 dH/dx - F(x) (``attention_gradients`` gives the pure Hamiltonian gradients).
 
-Closed form of dH/dx. dH/du is that of ``dynamics.HamiltonianAttention`` at u (the same
+The SympFormer authors' own blocks (github.com/ViktorAJStein/SympFormer) differ: B = I with the
+value and output matrices in the force, the MLP as a separate Nesterov-type step rather than a
+force, a LayerNorm on the momentum stream, learned initial momenta and the eta(t) friction. This
+block keeps one Hamiltonian vector field, so that the solvers of ``solvers.tao_steppers`` and
+the energy identity above apply to it as they are.
+
+ of ``dynamics.HamiltonianAttention`` at u (the same
 functions of ``dynamics.hamiltonian_attention``: two attention calls, memory O(n d)), and through
 the LayerNorm u = w * n + b, n = (x - mean(x)) / sigma, sigma^2 = var(x) + eps_LN (per token; the
 backward pass of LayerNorm), with g = w * dH/du_l,
@@ -58,7 +64,7 @@ from torch.func import grad
 
 from dynamics.blocks import FeedForward
 from dynamics.checks import check_cloud, check_int, check_real
-from dynamics.damping import LogLinearDamping
+from dynamics.damping import DampedHamiltonianField
 from dynamics.hamiltonian_attention import (
     attention_grad_p,
     attention_hamiltonian,
@@ -67,7 +73,7 @@ from dynamics.hamiltonian_attention import (
 )
 
 
-class HamiltonianBlock(LogLinearDamping, nn.Module):
+class HamiltonianBlock(DampedHamiltonianField, nn.Module):
     """The field (x, p) -> (x', p') of the module docstring; ``t`` is unused (autonomous).
 
     Args:
@@ -177,19 +183,3 @@ class HamiltonianBlock(LogLinearDamping, nn.Module):
         """dH/dp_i = B p_i / z_i (one projection of queries and keys, no MLP)."""
         self._check_state(x, p)
         return attention_grad_p(self.attention_norm(x), p, *self._matrices(), self.heads)
-
-    def forward(self, t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        """(x', p') = (dH/dp, -dH/dx + F(x) - gamma p)."""
-        if not (isinstance(state, tuple) and len(state) == 2):
-            raise TypeError("HamiltonianBlock takes the state as a tuple (x, p)")
-        x, p = state
-        grad_x, grad_p = self.gradients(x, p)
-        return grad_p, -grad_x - self.c_lin * p
-
-    def _check_state(self, x: Tensor, p: Tensor) -> None:
-        check_cloud("x", x, d=self.d)
-        check_cloud("p", p, d=self.d)
-        if x.shape != p.shape:
-            raise ValueError(
-                f"x has shape {tuple(x.shape)} and p has shape {tuple(p.shape)}; they must match"
-            )

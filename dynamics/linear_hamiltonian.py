@@ -62,14 +62,14 @@ from torch import Tensor, nn
 from torch.func import grad
 
 from dynamics.checks import check_cloud, check_int, check_real, check_symmetric
-from dynamics.damping import LogLinearDamping
+from dynamics.damping import DampedHamiltonianField
 from dynamics.linear_attention import second_moment
 from dynamics.projections import register_projections
 
 MomentState = tuple[Tensor, Tensor, Tensor, Tensor, Tensor]
 
 
-class LinearHamiltonianAttention(LogLinearDamping, nn.Module):
+class LinearHamiltonianAttention(DampedHamiltonianField, nn.Module):
     """The damped Hamiltonian field (x, p) -> (x', p') of linear Hamiltonian attention, the
     accelerated Stein variational gradient flow of the module docstring, in O(n d^2).
 
@@ -167,22 +167,6 @@ class LinearHamiltonianAttention(LogLinearDamping, nn.Module):
     def gradients_autograd(self, x: Tensor, p: Tensor) -> tuple[Tensor, Tensor]:
         """(dH/dx, dH/dp) by ``torch.func.grad`` of ``hamiltonian`` (summed over leading dims)."""
         return grad(lambda y, q: self.hamiltonian(y, q).sum(), argnums=(0, 1))(x, p)
-
-    def forward(self, t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        """(x', p') = (dH/dp, -dH/dx - alpha(t) p)."""
-        if not (isinstance(state, tuple) and len(state) == 2):
-            raise TypeError("LinearHamiltonianAttention takes the state as a tuple (x, p)")
-        x, p = state
-        grad_x, grad_p = self.gradients(x, p)
-        return grad_p, -grad_x - self.friction(t) * p
-
-    def _check_state(self, x: Tensor, p: Tensor) -> None:
-        check_cloud("x", x, d=self.d)
-        check_cloud("p", p, d=self.d)
-        if x.shape != p.shape:
-            raise ValueError(
-                f"x has shape {tuple(x.shape)} and p has shape {tuple(p.shape)}; they must match"
-            )
 
 
 def phase_space_moments(x: Tensor, p: Tensor) -> MomentState:

@@ -33,7 +33,13 @@ Damping: the friction acts on both momenta, split symmetrically around the undam
 with D(t, s) = exp(-(eta(t + s) - eta(t))) exact, so the step is conformal symplectic (on the
 extended space), of order 2 and exactly reversible: stepping back from t + h with -h undoes it.
 
-The copies. A state (x, p) is extended at the start of each step by y = x, q = p, and the step
+This split damping is one way to combine Tao's map with the conformal factor e^{eta(t)}; the
+SympFormer authors' code (Stein, Li, Steidl, "SympFormer: accelerated attention blocks via
+inertial dynamics on density manifolds", github.com/ViktorAJStein/SympFormer) has it as its
+"strang" variant, and also a variant that runs Tao's map on the conformal momentum
+Pi = e^{eta(t)} p of the time-dependent Hamiltonian e^{eta} H(x, e^{-eta} Pi) (not built here).
+
+ at the start of each step by y = x, q = p, and the step
 returns the (x, p) copy. This is the common choice in practice: the user's state is unchanged
 and no extra memory is carried, but the copies' O(h^3) disagreement is discarded each step, so
 the step on (x, p) is neither exactly symplectic nor exactly reversible (still order 2). A state
@@ -154,6 +160,8 @@ def presymplectic_euler_step(field: VectorField, t: Tensor, state: State, h: Ten
 
     Explicit although H is not separable (the momentum update uses the old p, so it is not the
     implicit symplectic Euler method); order 1; two gradient evaluations (dH/dx, then dH/dp).
+    The SympFormer authors' code damps the kick as well, p <- D (p - h dH/dx); the two differ at
+    O(h^2) per step.
     """
     x, p = state
     p = field.damping_factor(t, h) * p - h * field.grad_x(x, p)
