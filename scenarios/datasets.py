@@ -18,16 +18,15 @@ Both packages are the optional extra ``attnflow[train]`` and are imported on fir
 
 from __future__ import annotations
 
-import importlib
 import random
 from dataclasses import dataclass
-from types import ModuleType
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from dynamics.checks import check_int, check_real
+from dynamics.optional import optional_module
 
 MNIST1D_LENGTH = 40
 """Steps of an MNIST-1D signal."""
@@ -50,17 +49,6 @@ class Dataset:
     @property
     def features(self) -> int:
         return self.x_train.shape[2]
-
-
-def optional_module(name: str, what: str) -> ModuleType:
-    """Import ``name`` from the ``train`` extra, or raise RuntimeError saying how to install it."""
-    try:
-        return importlib.import_module(name)
-    except ImportError as error:
-        raise RuntimeError(
-            f"{what} needs the package {name.split('.')[0]!r}, which is not installed; "
-            "install the extra: pip install -e '.[train]'"
-        ) from error
 
 
 def patches(signals: Tensor, patch: int, stride: int) -> Tensor:
@@ -107,7 +95,7 @@ def mnist1d(
     if train_fraction >= 1:
         raise ValueError(f"train_fraction={train_fraction:g} must be in (0, 1)")
     seed = check_int("seed", seed, minimum=0)
-    data = optional_module("mnist1d.data", "MNIST-1D")
+    data = optional_module("mnist1d.data", "MNIST-1D", "train")
     get_dataset_args, make_dataset = data.get_dataset_args, data.make_dataset
 
     args = get_dataset_args()
@@ -138,7 +126,7 @@ def digits(
     if test_fraction >= 1:
         raise ValueError(f"test_fraction={test_fraction:g} must be in (0, 1)")
     seed = check_int("seed", seed, minimum=0)
-    bunch = optional_module("sklearn.datasets", "the digits data").load_digits()
+    bunch = optional_module("sklearn.datasets", "the digits data", "train").load_digits()
     images = torch.as_tensor(bunch.images, dtype=dtype)
     labels = torch.as_tensor(bunch.target, dtype=torch.long)
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))

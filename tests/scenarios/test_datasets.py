@@ -85,5 +85,5 @@ def test_a_missing_extra_is_named_with_its_install_command(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "mnist1d.data", None)  # import of it raises ImportError
-    with pytest.raises(RuntimeError, match=r"'mnist1d'.*pip install -e '\.\[train\]'"):
+    with pytest.raises(RuntimeError, match=r"'mnist1d'.*pip install -e \"\.\[train\]\""):
         mnist1d(samples=40)
