@@ -267,9 +267,11 @@ class BertBlockField(nn.Module):
         return self._velocity(x, self.layer.mlp(x))
 
     def forward(self, t: Tensor, x: Tensor) -> Tensor:
+        """f_attn(x) + f_mlp(x), with P_x (linear) applied once to the sum A(x) + M(x)."""
         if self.parts == "attention":
             return self.attention_part(t, x)
-        return self.attention_part(t, x) + self.mlp_part(t, x)
+        check_cloud("x", x)
+        return self._velocity(x, self.layer.attention(x, self.mask) + self.layer.mlp(x))
 
     def normalize(self, x: Tensor) -> Tensor:
         """The LayerNorm applied at each integer time: LN_2 (block) or LN_1 (attention)."""

@@ -134,6 +134,15 @@ def test_the_projected_flow_keeps_mean_and_centred_norm_and_padding_still():
     assert not torch.allclose(end[mask], x[mask])
 
 
+@pytest.mark.parametrize("projection", ["layernorm", "none"])
+def test_the_block_field_is_the_sum_of_its_split_parts(projection):
+    layer, x, mask = _small_layer()
+    field = BertBlockField(layer, mask, projection=projection)
+    with torch.no_grad():
+        parts = field.attention_part(0, x) + field.mlp_part(0, x)
+        torch.testing.assert_close(field(0, x), parts, rtol=1e-12, atol=1e-12)
+
+
 def dynamics_integrate(field, x):
     import solvers
 
