@@ -35,7 +35,7 @@ def assert_run_files(out: Path, metrics: dict, stems: tuple[str, ...]) -> None:
 def assert_refused(scenario: str, setting: list[str], name: str, tmp_path: Path, capsys) -> None:
     """``attnflow run SCENARIO --set SETTING`` exits with 2, prints one error line naming
     ``name=``, and writes nothing (neither the output directory nor anything beside it)."""
-    from scenarios.cli import main
+    from scenarios.harness.cli import main
 
     out_dir = tmp_path / "out"
     code = main(["run", scenario, "--out", str(out_dir), "--set", *setting])
@@ -48,7 +48,7 @@ def assert_refused(scenario: str, setting: list[str], name: str, tmp_path: Path,
 def assert_metrics_written(out: Path, config: object, metrics: dict) -> None:
     """metrics.json in ``out`` is strict JSON equal to ``metrics``, with ``config``'s fields as
     its parameters."""
-    from scenarios.config import config_to_dict
+    from scenarios.harness import config_to_dict
 
     written = strict_json((out / "metrics.json").read_text())
     assert written == json.loads(json.dumps(metrics, allow_nan=False))

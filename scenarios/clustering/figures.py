@@ -1,4 +1,4 @@
-"""Figures of the clustering scenario (see ``scenarios.clustering``), drawn from its runs.
+"""Figures of the clustering scenario, drawn from its runs.
 
 - ``snapshots_<normalization>``: tokens at a few times, rows beta, columns time; a 3D sphere for
   d = 3, the circle for d = 2, the projection onto (x_1, x_2) otherwise;
@@ -10,17 +10,16 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+from matplotlib.ticker import FixedLocator, NullLocator
 
-from scenarios.style import FULL_WIDTH, figure_style, new_figure
-
-if TYPE_CHECKING:
-    from scenarios.clustering import ClusteringConfig, RunResult
+from scenarios.clustering.config import ClusteringConfig
+from scenarios.clustering.simulate import RunResult
+from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure
+from scenarios.harness.token_plots import draw_disk, draw_sphere, view_angles
 
 LABELS = {"softmax": "SA (softmax)", "uniform": "USA (uniform)"}
 """How each normalization is named in figure titles."""
@@ -81,7 +80,7 @@ def plot_snapshots(
     colors = np.arange(config.n)
     times = results[0].times
     final = np.stack([runs[(normalization, float(beta))].snapshots[-1] for beta in config.betas])
-    view = _view_angles(final) if sphere else (0.0, 0.0)
+    view = view_angles(final) if sphere else (0.0, 0.0)
     first_column = []
     for row, beta in enumerate(config.betas):
         result = runs[(normalization, float(beta))]
@@ -90,11 +89,11 @@ def plot_snapshots(
             points = result.snapshots[col]
             if sphere:
                 ax = fig.add_subplot(rows, cols, position, projection="3d")
-                _draw_sphere(ax, view)
+                draw_sphere(ax, view)
                 ax.scatter(*points.T, c=colors, cmap="viridis", s=9, depthshade=True)
             else:
                 ax = fig.add_subplot(rows, cols, position)
-                _draw_disk(ax, bottom=row == rows - 1, left=col == 0)
+                draw_disk(ax, bottom=row == rows - 1, left=col == 0)
                 ax.scatter(points[:, 0], points[:, 1], c=colors, cmap="viridis", s=9, zorder=3)
             if row == 0:
                 ax.set_title(f"t = {times[index]:.3g}")
@@ -121,52 +120,6 @@ def plot_snapshots(
             fontsize="large",
         )
     return fig
-
-
-def _view_angles(points: np.ndarray) -> tuple[float, float]:
-    """(elevation, azimuth) in degrees looking at the mean direction of ``points`` (..., 3)."""
-    mean = points.reshape(-1, 3).mean(0)
-    if np.linalg.norm(mean) < 1e-3:
-        return 20.0, 35.0
-    x, y, z = mean / np.linalg.norm(mean)
-    # Look from slightly above the mean direction, so that it sits a little below the centre.
-    return float(np.degrees(np.arcsin(z))) + 15.0, float(np.degrees(np.arctan2(y, x)))
-
-
-def _draw_sphere(ax, view: tuple[float, float]) -> None:
-    u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 25), np.linspace(0, np.pi, 13))
-    ax.plot_wireframe(
-        np.cos(u) * np.sin(v),
-        np.sin(u) * np.sin(v),
-        np.cos(v),
-        color="0.6",
-        linewidth=0.3,
-        alpha=0.5,
-    )
-    ax.set_xlim(-1, 1)
-    ax.set_ylim(-1, 1)
-    ax.set_zlim(-1, 1)
-    ax.set_box_aspect((1, 1, 1), zoom=1.25)
-    ax.view_init(elev=view[0], azim=view[1])
-    ax.set_axis_off()
-
-
-def _draw_disk(ax, *, bottom: bool, left: bool) -> None:
-    angle = np.linspace(0, 2 * np.pi, 200)
-    ax.plot(np.cos(angle), np.sin(angle), color="0.6", linewidth=0.6)
-    ax.set_xlim(-1.15, 1.15)
-    ax.set_ylim(-1.15, 1.15)
-    ax.set_aspect("equal")
-    ax.set_xticks([-1, 0, 1])
-    ax.set_yticks([-1, 0, 1])
-    if bottom:
-        ax.set_xlabel("x₁")
-    else:
-        ax.xaxis.set_major_formatter(NullFormatter())
-    if left:
-        ax.set_ylabel("x₂")
-    else:
-        ax.yaxis.set_major_formatter(NullFormatter())
 
 
 def plot_inner_products(config: ClusteringConfig, results: list[RunResult]) -> Figure:

@@ -9,13 +9,15 @@ grid of config values and seeds, and plot a sweep's table.
                    [--backend local|dask] [--address tcp://HOST:PORT] [--workers K] [--out DIR]
     attnflow plot phase DIR --x KEY [--y KEY] --value NAME
 
-A sweep (``scenarios.sweep``) appends each finished point to DIR/results.jsonl and results.csv; an
-interrupted sweep exits with status 130 and resumes when the same command is run again.
+A sweep (``scenarios.harness.sweep``) appends each finished point to DIR/results.jsonl and
+results.csv; an interrupted sweep exits with status 130 and resumes when the same command is run
+again.
 
 A config the scenario cannot run (unknown key, wrong type, impossible value, unreadable TOML,
 unavailable device) is refused before any work with one line on stderr,
 ``attnflow: error: ...``, and exit status 2; nothing is written. A run that fails later exits
-with status 1 and also leaves nothing behind. ``python -m scenarios.cli`` is the same command.
+with status 1 and also leaves nothing behind. ``python -m scenarios.harness.cli`` is the same
+command.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from scenarios.config import ConfigError, config_fields, resolve_config
-from scenarios.registry import SCENARIOS, get_scenario, summary
-from scenarios.runner import default_out_dir, run_scenario
-from scenarios.sweep import (
+from scenarios.harness.config import ConfigError, config_fields, resolve_config
+from scenarios.harness.registry import all_scenarios, get_scenario
+from scenarios.harness.runner import default_out_dir, run_scenario
+from scenarios.harness.sweep import (
     JOURNAL_FILE,
     SPEC_FILE,
     TABLE_FILE,
@@ -39,8 +41,8 @@ from scenarios.sweep import (
     read_journal,
     run_sweep,
 )
-from scenarios.sweep_backends import check_backend
-from scenarios.sweep_plots import plot_phase
+from scenarios.harness.sweep_backends import check_backend
+from scenarios.harness.sweep_plots import plot_phase
 
 PROG = "attnflow"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -168,7 +170,7 @@ def scenario_help(name: str) -> str:
         f"usage: {PROG} run {name} [--set KEY=VALUE ...] [--config FILE.toml] [--out DIR] "
         "[--seed N] [--device cpu|cuda]",
         "",
-        summary(name),
+        scenario.summary,
         "",
         "options:",
         "  --set KEY=VALUE ...  set config fields (repeatable); tuples as comma lists",
@@ -179,7 +181,7 @@ def scenario_help(name: str) -> str:
         "",
         "config fields (set with --set KEY=VALUE or in the TOML file):",
     ]
-    infos = config_fields(scenario.Config)
+    infos = config_fields(scenario.config)
     key_width = max(len("KEY"), *(len(info.name) for info in infos)) + 2
     type_width = max(len("TYPE"), *(len(info.type_name) for info in infos)) + 2
     default_width = max(len("DEFAULT"), *(len(info.default_text or '""') for info in infos)) + 2
@@ -198,7 +200,7 @@ def scenario_help(name: str) -> str:
             + info.type_name.ljust(type_width)
             + (info.default_text or '""').ljust(default_width)
         )
-        wrapped = textwrap.wrap(info.help, width=max(30, _WIDTH - indent)) or [""]
+        wrapped = textwrap.wrap(info.meaning, width=max(30, _WIDTH - indent)) or [""]
         lines.append(head + wrapped[0])
         lines.extend(" " * indent + rest for rest in wrapped[1:])
     lines += [
@@ -210,8 +212,9 @@ def scenario_help(name: str) -> str:
 
 def list_text() -> str:
     """``attnflow list``: one line per scenario with its summary."""
-    width = max(len(name) for name in SCENARIOS) + 2
-    return "\n".join(name.ljust(width) + summary(name) for name in SCENARIOS)
+    known = all_scenarios()
+    width = max(len(name) for name in known) + 2
+    return "\n".join(name.ljust(width) + scenario.summary for name, scenario in known.items())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -244,10 +247,10 @@ def _main(argv: list[str]) -> int:
         print(scenario_help(args.name) if args.name else _run_help(parser))
         return EXIT_OK
     if args.name is None:
-        raise UsageError(f"run: missing the scenario NAME; available: {', '.join(SCENARIOS)}")
+        raise UsageError(f"run: missing the scenario NAME; available: {', '.join(all_scenarios())}")
     scenario = get_scenario(args.name)
     config = resolve_config(
-        scenario.Config,
+        scenario.config,
         toml_path=args.config,
         assignments=args.assignments,
         overrides={"seed": args.seed, "device": args.device},
@@ -263,9 +266,7 @@ def _main(argv: list[str]) -> int:
         _error(f"scenario {args.name!r} failed: {error}; nothing was written")
         return EXIT_FAILED
     elapsed = time.perf_counter() - start
-    summarize = getattr(scenario, "summary_lines", None)
-    if summarize is not None:
-        print("\n".join(summarize(metrics)))
+    print("\n".join(scenario.summary_lines(metrics)))
     print(f"wrote {out_dir}/ (metrics.json, config.json, figures) in {elapsed:.1f} s")
     return EXIT_OK
 

@@ -32,8 +32,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
-from scenarios.config import ConfigError, did_you_mean
-from scenarios.threads import torch_threads
+from scenarios.harness.checks import did_you_mean
+from scenarios.harness.config import ConfigError
+from scenarios.harness.threads import torch_threads
 
 BACKENDS = ("local", "dask")
 """The backends ``attnflow sweep --backend`` accepts."""

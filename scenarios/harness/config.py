@@ -1,9 +1,12 @@
-"""Scenario configs: dataclass fields read from ``--set key=value`` strings and TOML files.
+"""Scenario configs: fields declared once, read from ``--set key=value`` strings and TOML files.
 
-A scenario's config is a ``@dataclass`` whose fields carry their meaning in
-``field(default=..., metadata={"help": "..."})`` and whose ``validate()`` raises ``ValueError`` for
-impossible values. Supported field types: ``int``, ``float``, ``bool``, ``str`` and
-``tuple[X, ...]`` of those (written ``1,4,9`` after ``--set`` and ``[1, 4, 9]`` in TOML).
+A scenario's config is a frozen dataclass deriving from ``ScenarioConfig`` whose fields are
+declared with ``param(default, help, check)``: the default, what the field means and what it
+accepts (a ``scenarios.harness.checks.Check``). Constructing a config checks every field's type and
+check, then calls ``cross_check()``, which a config overrides only for rules that tie several
+fields; ``--help`` prints the same help and check phrases, so the two cannot disagree. Supported
+field types: ``int``, ``float``, ``bool``, ``str`` and ``tuple[X, ...]`` of those (written
+``1,4,9`` after ``--set`` and ``[1, 4, 9]`` in TOML).
 
 Every problem is reported as one ``ConfigError`` line naming the key, the value received and what
 is accepted; ``resolve_config`` applies defaults, then the TOML file, then each ``--set``, then the
@@ -13,13 +16,14 @@ explicit overrides (``--seed``, ``--device``), and validates the result.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import tomllib
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from scenarios.harness.checks import Check, boolean, did_you_mean, is_int, is_real, seed, show
 
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
@@ -43,6 +47,14 @@ class FieldInfo:
     type: Any
     default: object
     help: str
+    check: Check | None
+
+    @property
+    def meaning(self) -> str:
+        """The help text followed by what the check accepts."""
+        if self.check is None:
+            return self.help
+        return f"{self.help} ({self.check.accepted})"
 
     @property
     def type_name(self) -> str:
@@ -69,8 +81,50 @@ def config_fields(config_class: type) -> list[FieldInfo]:
         else:
             raise TypeError(f"config field {item.name!r} of {config_class.__name__} has no default")
         _check_supported(item.name, hints[item.name])
-        infos.append(FieldInfo(item.name, hints[item.name], default, item.metadata.get("help", "")))
+        infos.append(
+            FieldInfo(
+                item.name,
+                hints[item.name],
+                default,
+                item.metadata.get("help", ""),
+                item.metadata.get("check"),
+            )
+        )
     return infos
+
+
+def param(default: object, help: str, check: Check | None = None) -> Any:
+    """A config field: its ``default``, what it means (``help``) and what it accepts (``check``;
+    None when the field's type says it all)."""
+    return dataclasses.field(default=default, metadata={"help": help, "check": check})
+
+
+@dataclasses.dataclass(frozen=True)
+class ScenarioConfig:
+    """Base of every scenario config: a frozen dataclass checked when it is built.
+
+    Every config has ``seed`` (the runner seeds torch with it; scenarios draw from generators
+    seeded by it) and ``figures``. Each field's value must have the field's type (ints are
+    accepted as floats) and pass its declared check; then ``cross_check()`` tests the rules that
+    tie several fields. Any refusal is one ValueError naming the field, the value and what is
+    accepted.
+    """
+
+    seed: int = param(0, "random seed: every random draw of the run follows from it", seed())
+    figures: bool = param(
+        True, "write the figures (false: only metrics.json and config.json)", boolean()
+    )
+
+    def __post_init__(self) -> None:
+        for info in config_fields(type(self)):
+            value = getattr(self, info.name)
+            _check_type(info, value)
+            if info.check is not None:
+                info.check(info.name, value)
+        self.cross_check()
+
+    def cross_check(self) -> None:
+        """Rules that tie several fields (none by default); raise ValueError to refuse."""
 
 
 def format_value(value: object) -> str:
@@ -164,7 +218,7 @@ def resolve_config(
 
     ``overrides`` holds already-typed values (e.g. ``{"seed": 3}`` from ``--seed``); ``None``
     entries are ignored. Raises ConfigError (one line) for any unknown key, wrong type, file
-    problem, or value refused by the config's ``validate()``.
+    problem, or value refused by the config's checks.
     """
     infos = {info.name: info for info in config_fields(config_class)}
     values: dict[str, object] = {}
@@ -180,12 +234,10 @@ def resolve_config(
         if value is not None:
             _lookup(infos, key, scenario, where="overrides")
             values[key] = value
-    config = config_class(**values)
     try:
-        config.validate()
+        return config_class(**values)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    return config
 
 
 def config_to_dict(config: object) -> dict[str, object]:
@@ -196,21 +248,6 @@ def config_to_dict(config: object) -> dict[str, object]:
     }
 
 
-def suggest(name: str, choices: Sequence[str]) -> str | None:
-    """The closest of ``choices`` to a misspelled ``name`` (difflib, then case), or None."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    if close:
-        return close[0]
-    lowered = {choice.lower(): choice for choice in choices}
-    return lowered.get(name.lower())
-
-
-def did_you_mean(name: str, choices: Sequence[str]) -> str:
-    """``" (did you mean 'x'?)"`` for the closest of ``choices``, or ``""``."""
-    close = suggest(name, choices)
-    return f" (did you mean {close!r}?)" if close else ""
-
-
 def _lookup(infos: dict[str, FieldInfo], key: str, scenario: str, *, where: str) -> FieldInfo:
     if key in infos:
         return infos[key]
@@ -219,6 +256,28 @@ def _lookup(infos: dict[str, FieldInfo], key: str, scenario: str, *, where: str)
         f"unknown config key {key!r} in {where}{owner}{did_you_mean(key, list(infos))}; "
         f"valid keys: {', '.join(infos)}"
     )
+
+
+def _check_type(info: FieldInfo, value: object) -> None:
+    """Refuse a value whose type is not the field's (a library caller's mistake; the command
+    line and TOML readers convert before this)."""
+    element = _tuple_element(info.type)
+    if element is not None:
+        fits = isinstance(value, tuple) and all(_is_scalar(element, item) for item in value)
+    else:
+        fits = _is_scalar(info.type, value)
+    if not fits:
+        raise ValueError(
+            f"{info.name}={show(value)} is not accepted; expected {_type_name(info.type)}"
+        )
+
+
+def _is_scalar(annotation: Any, value: object) -> bool:
+    if annotation is int:
+        return is_int(value)
+    if annotation is float:
+        return is_real(value)
+    return type(value) is annotation
 
 
 def _check_supported(name: str, annotation: Any) -> None:

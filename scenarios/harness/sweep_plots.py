@@ -28,10 +28,12 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from scenarios import registry, sweep
-from scenarios.config import ConfigError, config_to_dict, did_you_mean, format_value
-from scenarios.output import staged_output
-from scenarios.style import FULL_WIDTH, figure_style, new_figure, save_figure
+from scenarios.harness import sweep
+from scenarios.harness.checks import did_you_mean
+from scenarios.harness.config import ConfigError, config_to_dict, format_value
+from scenarios.harness.output import staged_output
+from scenarios.harness.registry import get_scenario
+from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure, save_figure
 
 PROBABILITY_SUFFIX = "_prob"
 MAX_PANELS = 6
@@ -59,8 +61,8 @@ class SweepResults:
 
     def settings(self) -> str:
         """The shared config values a user changed from the scenario's sweep starting point."""
-        module = registry.get_scenario(self.spec["scenario"])
-        start = config_to_dict(module.Config()) | dict(sweep.module_defaults(module))
+        declared = get_scenario(self.spec["scenario"])
+        start = config_to_dict(declared.config()) | dict(declared.sweep.defaults)
         start = {
             key: list(value) if isinstance(value, tuple) else value for key, value in start.items()
         }

@@ -7,25 +7,21 @@ A *point* is one combination of the grid values (the cartesian product, in the o
 are given); every point runs the seeds ``seed, seed + 1, ..., seed + N - 1`` (``seed`` from the
 config, default 0) together.
 
-**The protocol.** A scenario module supports sweeps by defining
+**The protocol.** A scenario supports sweeps by declaring a ``SweepSpec``
+(``scenarios.harness.scenario``) whose ``point(config, seeds)`` runs ``config`` for every seed at
+once (the seeds' systems stacked along a leading batch dimension of one solve, never a Python loop
+of solves) and returns flat rows of scalars (int, float, str, bool or None): one row per seed, or
+per seed and run where one config holds several runs. Every row has the key ``"seed"`` and the
+same keys in the same order. The spec also names the row ``keys`` that name a run within a point
+(e.g. clustering's ``("normalization", "beta")``; the other keys are metrics), the config
+``defaults`` a sweep starts from (``--set`` and ``--grid`` override them) and a ``check`` that
+refuses a config the scenario runs but cannot batch.
 
-    def sweep_point(config, seeds: Sequence[int]) -> list[dict[str, object]]
-
-which runs ``config`` for every seed at once (the seeds' systems stacked along a leading batch
-dimension of one solve, never a Python loop of solves) and returns flat rows of scalars (int,
-float, str, bool or None): one row per seed, or per seed and run where one config holds several
-runs. Every row has the key ``"seed"`` and the same keys in the same order. Optionally also:
-
-- ``SWEEP_KEYS``: the row keys that name a run within a point (e.g. clustering's
-  ``("normalization", "beta")``); the other keys are metrics;
-- ``SWEEP_DEFAULTS``: config values a sweep starts from (``--set`` and ``--grid`` override them);
-- ``validate_sweep(config)``: raises ValueError for a config the scenario runs but cannot batch.
-
-**Grid values** are read by the config machinery (``scenarios.config``): ``--grid d=2,3,8`` makes
-three points; for a tuple field each value is one point with a one-element tuple
-(``--grid betas=1,4`` runs betas=(1,) and betas=(4,)). Every point's config is built and validated
-(unknown key, empty or repeated values, wrong type, impossible value) before anything is written:
-a refusal is one ConfigError line.
+**Grid values** are read by the config machinery (``scenarios.harness.config``):
+``--grid d=2,3,8`` makes three points; for a tuple field each value is one point with a
+one-element tuple (``--grid betas=1,4`` runs betas=(1,) and betas=(4,)). Every point's config is
+built and validated (unknown key, empty or repeated values, wrong type, impossible value) before
+anything is written: a refusal is one ConfigError line.
 
 **The sweep directory** (``--out``, default ``figures/sweeps/SCENARIO``):
 
@@ -40,7 +36,7 @@ a refusal is one ConfigError line.
   ``SWEEP_KEYS``, then the metrics; empty cells for None), appended the same way after each
   journal line, and rewritten from the journal (write a temporary file, fsync, rename) when a
   sweep opens the directory and when it completes. On completion both files are rewritten in the
-  canonical order (points in grid order, each point's rows as ``sweep_point`` returned them), so
+  canonical order (points in grid order, each point's rows as its sweep returned them), so
   the finished table is the same whichever backend ran it and however often it was interrupted.
 
 A rerun of the same command skips the points in the journal, so a killed sweep resumes and loses
@@ -58,26 +54,26 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 
 import torch
 
-from scenarios import registry
-from scenarios.config import (
+from scenarios.harness.checks import did_you_mean
+from scenarios.harness.config import (
     ConfigError,
     config_fields,
     config_to_dict,
-    did_you_mean,
     format_value,
     parse_text,
     resolve_config,
 )
-from scenarios.output import jsonable
-from scenarios.progress import progress
-from scenarios.sweep_backends import open_backend
+from scenarios.harness.output import jsonable
+from scenarios.harness.progress import progress
+from scenarios.harness.registry import all_scenarios, get_scenario
+from scenarios.harness.scenario import Scenario, SweepSpec
+from scenarios.harness.sweep_backends import open_backend
 
 try:
     import fcntl
@@ -96,8 +92,8 @@ def default_sweep_dir(scenario: str) -> Path:
 
 
 def sweep_scenarios() -> list[str]:
-    """The registered scenarios that implement ``sweep_point``."""
-    return [name for name, module in registry.SCENARIOS.items() if hasattr(module, "sweep_point")]
+    """The registered scenarios that declare sweep support."""
+    return [name for name, scenario in all_scenarios().items() if scenario.sweep is not None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,31 +144,31 @@ def plan_sweep(
 ) -> Sweep:
     """Parse ``--grid KEY=V1,V2,...`` items and ``--set`` assignments; build and validate every
     point's config. Raises ConfigError (one line) for any problem; runs and writes nothing."""
-    module = registry.get_scenario(scenario)
-    if not hasattr(module, "sweep_point"):
+    declared = get_scenario(scenario)
+    if declared.sweep is None:
         raise ConfigError(
-            f"scenario {scenario!r} does not support sweeps (it has no sweep_point); "
+            f"scenario {scenario!r} does not support sweeps; "
             f"scenarios that do: {', '.join(sweep_scenarios())}"
         )
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ConfigError(f"--seeds {seeds!r} is not accepted; expected an integer >= 1")
-    grid, grid_texts = parse_grid(module.Config, grids, scenario)
-    base = [f"{key}={format_value(value)}" for key, value in module_defaults(module).items()]
+    grid, grid_texts = parse_grid(declared.config, grids, scenario)
+    base = [f"{key}={format_value(value)}" for key, value in declared.sweep.defaults.items()]
     base += list(assignments)
     combinations = list(itertools.product(*(range(len(values)) for values in grid.values())))
     points, configs = [], []
     for combination in combinations:
         point = {key: grid[key][i] for key, i in zip(grid, combination, strict=True)}
         texts = [f"{key}={grid_texts[key][i]}" for key, i in zip(grid, combination, strict=True)]
-        configs.append(_point_config(module, scenario, base, texts))
+        configs.append(_point_config(declared, base, texts))
         points.append(point)
-    first_seed = configs[0].seed if hasattr(configs[0], "seed") else 0
+    first_seed = configs[0].seed
     if first_seed + seeds > MAX_SEED:
         raise ConfigError(
             f"--seeds {seeds} with seed={first_seed} is not accepted; seeds must stay below 2^63"
         )
     shared = {key: value for key, value in config_to_dict(configs[0]).items() if key not in grid}
-    keys = (*grid, "seed", *getattr(module, "SWEEP_KEYS", ()))
+    keys = (*grid, "seed", *declared.sweep.keys)
     return Sweep(
         scenario=scenario,
         grid=grid,
@@ -182,11 +178,6 @@ def plan_sweep(
         points=tuple(points),
         configs=tuple(configs),
     )
-
-
-def module_defaults(module: ModuleType) -> Mapping[str, object]:
-    """The scenario's ``SWEEP_DEFAULTS`` (empty when it has none)."""
-    return getattr(module, "SWEEP_DEFAULTS", {})
 
 
 def parse_grid(
@@ -233,14 +224,14 @@ def parse_grid(
     return grid, texts
 
 
-def _point_config(module: ModuleType, scenario: str, base: list[str], grid: list[str]) -> object:
-    """The config of one point: defaults < SWEEP_DEFAULTS < --set < the point's grid values."""
+def _point_config(scenario: Scenario, base: list[str], grid: list[str]) -> object:
+    """The config of one point: defaults < the sweep's defaults < --set < the point's values."""
     where = f"sweep point {' '.join(grid)}: " if grid else ""
+    spec: SweepSpec = scenario.sweep
     try:
-        config = resolve_config(module.Config, assignments=[*base, *grid], scenario=scenario)
-        check = getattr(module, "validate_sweep", None)
-        if check is not None:
-            check(config)
+        config = resolve_config(scenario.config, assignments=[*base, *grid], scenario=scenario.name)
+        if spec.check is not None:
+            spec.check(config)
     except ValueError as error:  # ConfigError included
         raise ConfigError(f"{where}{error}") from None
     return config
@@ -250,10 +241,10 @@ def solve_point(task: PointTask) -> tuple[int, list[dict[str, object]]]:
     """Run one point (every seed in one batched solve); return (index, rows).
 
     Sets torch to one thread: a sweep's parallelism is across points (see
-    ``scenarios.sweep_backends``).
+    ``scenarios.harness.sweep_backends``).
     """
     torch.set_num_threads(1)
-    rows = registry.get_scenario(task.scenario).sweep_point(task.config, task.seeds)
+    rows = get_scenario(task.scenario).sweep.point(task.config, task.seeds)
     return task.index, rows
 
 
@@ -339,13 +330,13 @@ class SweepTable:
         """The point's values, then the keys, then the metrics of each row; checks the protocol."""
         point = self.sweep.points[index]
         if not rows:
-            raise RuntimeError(f"{self.sweep.scenario}.sweep_point returned no rows")
+            raise RuntimeError(f"the sweep of {self.sweep.scenario} returned no rows for a point")
         table_rows = []
         for row in rows:
             clash = set(point) & set(row)
             if clash or "seed" not in row:
                 raise RuntimeError(
-                    f"{self.sweep.scenario}.sweep_point rows must have a 'seed' key and none of "
+                    f"{self.sweep.scenario}'s sweep rows must have a 'seed' key and none of "
                     f"the grid keys {sorted(point)}; got keys {sorted(row)}"
                 )
             full = {**point, **row}
@@ -355,7 +346,7 @@ class SweepTable:
             expected = self.columns or list(ordered)
             if list(ordered) != expected:
                 raise RuntimeError(
-                    f"{self.sweep.scenario}.sweep_point rows differ in their keys: "
+                    f"{self.sweep.scenario}'s sweep rows differ in their keys: "
                     f"{list(ordered)} vs {expected}"
                 )
             table_rows.append(jsonable(ordered))

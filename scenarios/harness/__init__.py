@@ -1,0 +1,87 @@
+"""The harness every scenario runs in: config fields and their checks, the scenario declaration,
+the registry, the runner with its staged output, sweeps, figure style, progress and threads."""
+
+from scenarios.harness.checks import (
+    Check,
+    at_least,
+    boolean,
+    int_in,
+    items,
+    non_negative,
+    one_of,
+    positive,
+    real_in,
+    refuse,
+    require,
+    seed,
+)
+from scenarios.harness.config import (
+    ConfigError,
+    ScenarioConfig,
+    config_fields,
+    config_to_dict,
+    param,
+    resolve_config,
+)
+from scenarios.harness.fields import (
+    DTYPES,
+    atol_field,
+    check_step_size,
+    cluster_tol_field,
+    device_field,
+    dtype_field,
+    method_field,
+    rtol_field,
+    step_size_field,
+    threads_field,
+)
+from scenarios.harness.output import staged_output, write_json
+from scenarios.harness.progress import progress
+from scenarios.harness.registry import all_scenarios, get_scenario
+from scenarios.harness.runner import default_out_dir, run_scenario
+from scenarios.harness.scenario import Scenario, SweepSpec
+from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure, save_figure
+
+__all__ = [
+    "DTYPES",
+    "FULL_WIDTH",
+    "Check",
+    "ConfigError",
+    "Scenario",
+    "ScenarioConfig",
+    "SweepSpec",
+    "all_scenarios",
+    "at_least",
+    "atol_field",
+    "boolean",
+    "check_step_size",
+    "cluster_tol_field",
+    "config_fields",
+    "config_to_dict",
+    "default_out_dir",
+    "device_field",
+    "dtype_field",
+    "figure_style",
+    "get_scenario",
+    "int_in",
+    "items",
+    "method_field",
+    "new_figure",
+    "non_negative",
+    "one_of",
+    "param",
+    "positive",
+    "progress",
+    "real_in",
+    "refuse",
+    "require",
+    "resolve_config",
+    "rtol_field",
+    "run_scenario",
+    "save_figure",
+    "seed",
+    "staged_output",
+    "step_size_field",
+    "threads_field",
+    "write_json",
+]

@@ -1,0 +1,103 @@
+"""Config fields that many scenarios share, each declared once with its default, help and check.
+
+Each function returns a fresh field (a dataclass field object cannot be shared between classes);
+its arguments are the scenario's default where scenarios differ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+import solvers
+from scenarios.harness.checks import Check, at_least, one_of, positive, real_in
+from scenarios.harness.config import param
+from scenarios.harness.threads import SMALL_WORK
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+"""The dtypes a scenario computes in, by the name a config gives."""
+
+
+def dtype_field(default: str = "float64") -> Any:
+    """``dtype: str``, a name in ``DTYPES``."""
+    return param(default, "floating-point precision", one_of(DTYPES))
+
+
+def device_field() -> Any:
+    """``device: str``, "cpu" by default; CUDA must be available when asked for."""
+    return param("cpu", "torch device", device_check())
+
+
+def threads_field(work: str) -> Any:
+    """``threads: int``, 0 (automatic) by default; ``work`` names the kernel whose size decides."""
+    return param(
+        0,
+        f"CPU threads for torch during the run; 0: one thread when {work} has at most "
+        f"{SMALL_WORK} entries (tiny kernels, where a second thread only adds waiting, badly so "
+        "on a busy machine), torch's default otherwise",
+        at_least(0),
+    )
+
+
+def cluster_tol_field() -> Any:
+    """``cluster_tol: float``, 1e-2 by default."""
+    return param(
+        1e-2,
+        "tokens whose cosine exceeds 1 - cluster_tol are linked; clusters are the connected groups",
+        real_in(0.0, 2.0, open_low=True),
+    )
+
+
+def method_field(default: str, help: str, sample: object) -> Any:
+    """``method: str``: a name in ``solvers.METHODS`` that accepts fields like ``sample`` (a
+    small instance of the field the scenario integrates)."""
+    return param(default, f"integration method; {help}", one_of(solvers.METHODS))
+
+
+def rtol_field(default: float = 1e-6) -> Any:
+    """``rtol: float``, relative tolerance of adaptive methods."""
+    return param(default, "relative tolerance (adaptive methods)", positive())
+
+
+def atol_field(default: float = 1e-8) -> Any:
+    """``atol: float``, absolute tolerance of adaptive methods."""
+    return param(default, "absolute tolerance (adaptive methods)", positive())
+
+
+def step_size_field() -> Any:
+    """``step_size: float``: the largest fixed step, 0 for one step per output interval."""
+    return param(
+        0.0,
+        "fixed-step methods only: largest step; 0 takes one step per output interval",
+        real_in(0.0, float("inf"), open_high=True),
+    )
+
+
+def check_step_size(method: str, step_size: float) -> None:
+    """Refuse a step_size > 0 with an adaptive method (it chooses its own steps)."""
+    if step_size > 0 and solvers.METHODS[method].adaptive:
+        raise ValueError(
+            f"step_size={step_size:g} applies to fixed-step methods only; method={method!r} is "
+            "adaptive (set step_size=0, or a fixed-step method)"
+        )
+
+
+def device_check() -> Check:
+    """cpu, cuda or cuda:N, where that device exists on this machine."""
+    if not torch.cuda.is_available():
+        available = "CUDA is not available on this machine: use cpu"
+    else:
+        available = f"this machine has cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+    return Check(_device_available, f"cpu, cuda or cuda:N ({available})")
+
+
+def _device_available(device: object) -> bool:
+    if not isinstance(device, str):
+        return False
+    if device == "cpu":
+        return True
+    kind, _, index = device.partition(":")
+    if kind != "cuda" or (index and not index.isdigit()) or not torch.cuda.is_available():
+        return False
+    return not index or int(index) < torch.cuda.device_count()

@@ -1,0 +1,38 @@
+"""Figures of the phase-diagram scenario: the single-cluster probability over (beta, d), and the
+time to a single cluster against beta per d with the equiangular reference drawn over it."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from scenarios.harness.sweep_plots import SweepResults, heat_map, line_plot, resolve_value
+from scenarios.phase_diagram.config import PhaseDiagramConfig
+from scenarios.phase_diagram.simulate import PROBABILITY, TIME, equiangular_cluster_time
+
+
+def make_figures(config: PhaseDiagramConfig, results: SweepResults) -> dict[str, Figure]:
+    """The single-cluster probability heat map and the time to a single cluster against beta."""
+
+    def draw_reference(ax: Axes) -> None:
+        betas = np.linspace(min(config.betas), max(config.betas), 200)
+        times = np.array(
+            [
+                equiangular_cluster_time(config.n, b, config.cluster_tol, config.normalization)
+                for b in betas
+            ]
+        )
+        shown = times <= 1.5 * config.T
+        label = "equiangular ODE from ρ(0) = 0 (d → ∞)"
+        ax.plot(betas[shown], times[shown], color="black", linestyle="--", label=label)
+        ax.axhline(config.T, color="0.5", linewidth=0.8, linestyle=":", label=f"T = {config.T:g}")
+
+    return {
+        f"phase_{PROBABILITY}_beta_d": heat_map(
+            results, "beta", "d", resolve_value(results, PROBABILITY)
+        ),
+        f"line_{TIME}_beta": line_plot(
+            results, "beta", resolve_value(results, TIME), decorate=draw_reference
+        ),
+    }
