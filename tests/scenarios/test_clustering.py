@@ -11,11 +11,10 @@ import torch
 
 import dynamics
 from scenarios import clustering
-from scenarios.clustering import ClusteringConfig, max_decrease, simulate, snapshot_indices
-from scenarios.clustering_figures import make_figures
-from scenarios.config import config_to_dict
-from scenarios.output import STAGING_PREFIX
-from scenarios.runner import run_scenario
+from scenarios.analysis import max_decrease
+from scenarios.clustering import ClusteringConfig, make_figures, simulate, snapshot_indices
+from scenarios.harness import config_to_dict, run_scenario
+from scenarios.harness.output import STAGING_PREFIX
 from tests.scenarios.helpers import TINY, assert_run_files, strict_json
 
 STEMS = ("snapshots_softmax", "snapshots_uniform", "inner_products", "energy", "cluster_count")
@@ -154,7 +153,6 @@ def test_max_decrease_and_snapshot_indices():
 
 
 def test_normalized_energy_is_one_for_a_point_cluster():
-    ClusteringConfig().validate()
     x = torch.ones(4, 3, dtype=torch.float64) / math.sqrt(3)  # one point cluster
     for beta in (0.5, 4.0, 30.0):
         log_max = beta - math.log(2 * beta)

@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
-from scenarios.cli import main
+from scenarios.harness import run_scenario
+from scenarios.harness.cli import main
+from scenarios.harness.sweep import JOURNAL_FILE, SPEC_FILE, TABLE_FILE
 from scenarios.phase_diagram import PhaseDiagramConfig, equiangular_cluster_time
-from scenarios.runner import run_scenario
-from scenarios.sweep import JOURNAL_FILE, SPEC_FILE, TABLE_FILE
 from tests.reference import equiangular_rho
 
 TINY = {
@@ -106,7 +106,7 @@ def test_the_sweep_is_the_clustering_sweep_over_beta_and_d(tiny_run, tmp_path, c
 
 
 REFUSALS = [
-    ("ds=1,3", ["ds=1,3", "d >= 2"]),
+    ("ds=1,3", ["ds=1,3", "each an integer >= 2"]),
     ("betas=-1", ["betas=-1", ">= 0"]),
     ("seeds=0", ["seeds=0", ">= 1"]),
     ("normalization=softmx", ["'softmx'", "did you mean 'softmax'"]),
