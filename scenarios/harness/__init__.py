@@ -35,7 +35,7 @@ from scenarios.harness.fields import (
     step_size_field,
     threads_field,
 )
-from scenarios.harness.output import staged_output, write_json
+from scenarios.harness.output import staged_run, write_json
 from scenarios.harness.progress import progress
 from scenarios.harness.registry import all_scenarios, get_scenario
 from scenarios.harness.runner import default_out_dir, run_scenario
@@ -80,7 +80,7 @@ __all__ = [
     "run_scenario",
     "save_figure",
     "seed",
-    "staged_output",
+    "staged_run",
     "step_size_field",
     "threads_field",
     "write_json",

@@ -10,8 +10,9 @@ grid of config values and seeds, and plot a sweep's table.
     attnflow plot phase DIR --x KEY [--y KEY] --value NAME
 
 A sweep (``scenarios.harness.sweep``) appends each finished point to DIR/results.jsonl and
-results.csv; an interrupted sweep exits with status 130 and resumes when the same command is run
-again.
+results.csv; an interrupted sweep exits with status 128 + the signal's number (130 for Ctrl-C) and
+resumes when the same command is run again. SIGTERM and SIGHUP stop a run or a sweep as Ctrl-C
+does.
 
 A config the scenario cannot run (unknown key, wrong type, impossible value, unreadable TOML,
 unavailable device) is refused before any work with one line on stderr,
@@ -23,13 +24,17 @@ command.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from scenarios.harness.config import ConfigError, config_fields, resolve_config
+from scenarios.harness.output import check_output_dir
 from scenarios.harness.registry import all_scenarios, get_scenario
 from scenarios.harness.runner import default_out_dir, run_scenario
 from scenarios.harness.sweep import (
@@ -45,7 +50,8 @@ from scenarios.harness.sweep_backends import check_backend
 from scenarios.harness.sweep_plots import plot_phase
 
 PROG = "attnflow"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKEN_PIPE = 0, 1, 2, 128 + signal.SIGPIPE
+TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 _WIDTH = 100
 RESULT_FILES = f"{SPEC_FILE}, {JOURNAL_FILE}, {TABLE_FILE}"
 
@@ -217,18 +223,54 @@ def list_text() -> str:
     return "\n".join(name.ljust(width) + scenario.summary for name, scenario in known.items())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``attnflow``; returns the exit status (0, 1 failed run, 2 refused)."""
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, stopping the command the way Ctrl-C (SIGINT) does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def interrupted_status(stop: KeyboardInterrupt) -> int:
+    """128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP."""
+    return 128 + getattr(stop, "signum", signal.SIGINT)
+
+
+@contextmanager
+def termination_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into ``Interrupted`` inside the block, so that every clean-up
+    that Ctrl-C runs (staging removed, journal kept) runs for them too."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = {number: signal.signal(number, interrupt) for number in TERMINATION_SIGNALS}
     try:
-        return _main(list(sys.argv[1:] if argv is None else argv))
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``attnflow``; returns the exit status (0, 1 failed run, 2 refused, 128 + N
+    stopped by signal N)."""
+    try:
+        with termination_as_interrupt():
+            return _main(list(sys.argv[1:] if argv is None else argv))
     except (ConfigError, UsageError) as error:
         _error(str(error))
         return EXIT_USAGE
     except SystemExit as done:  # argparse's own --help
         return done.code if isinstance(done.code, int) else EXIT_OK
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         _error("interrupted; nothing was written")
-        return EXIT_INTERRUPTED
+        return interrupted_status(stop)
+    except BrokenPipeError:
+        # The reader went away (``attnflow list | head``): stop quietly, and point stdout at
+        # devnull so that the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def _main(argv: list[str]) -> int:
@@ -257,8 +299,7 @@ def _main(argv: list[str]) -> int:
         scenario=args.name,
     )
     out_dir = args.out if args.out is not None else default_out_dir(args.name)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out {str(out_dir)!r} exists and is not a directory")
+    check_output_dir(out_dir)
     start = time.perf_counter()
     try:
         metrics = run_scenario(args.name, config, out_dir)
@@ -281,13 +322,13 @@ def _sweep(args: argparse.Namespace) -> int:
         report = run_sweep(
             sweep, out_dir, backend=args.backend, workers=args.workers, address=args.address
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         done = len(read_journal(out_dir))
         _error(
             f"interrupted; {done} of {total} points are saved in {out_dir}/; "
             "rerun the same command to resume"
         )
-        return EXIT_INTERRUPTED
+        return interrupted_status(stop)
     except ConfigError:
         raise
     except (ValueError, RuntimeError, OSError) as error:

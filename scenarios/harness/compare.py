@@ -26,17 +26,12 @@ def metric_differences(
     """
     where = path or "(top)"
     if isinstance(before, dict) and isinstance(after, dict):
-        lines = [
-            f"{path}.{key}: only before" for key in before.keys() - after.keys() if not is_timing(key)
-        ]
-        lines += [
-            f"{path}.{key}: only after" for key in after.keys() - before.keys() if not is_timing(key)
-        ]
-        for key in before.keys() & after.keys():
-            if not is_timing(key):
-                lines += metric_differences(
-                    before[key], after[key], rtol=rtol, atol=atol, path=f"{path}.{key}".lstrip(".")
-                )
+        lines = [f"{path}.{key}: only before" for key in _untimed(before.keys() - after.keys())]
+        lines += [f"{path}.{key}: only after" for key in _untimed(after.keys() - before.keys())]
+        for key in _untimed(before.keys() & after.keys()):
+            lines += metric_differences(
+                before[key], after[key], rtol=rtol, atol=atol, path=f"{path}.{key}".lstrip(".")
+            )
         return sorted(lines)
     if isinstance(before, list) and isinstance(after, list):
         if len(before) != len(after):
@@ -57,6 +52,10 @@ def compare_runs(before: Path, after: Path, *, rtol: float = 1e-6) -> list[str]:
     old = json.loads((Path(before) / "metrics.json").read_text(encoding="utf-8"))
     new = json.loads((Path(after) / "metrics.json").read_text(encoding="utf-8"))
     return metric_differences(old, new, rtol=rtol)
+
+
+def _untimed(keys: set[str]) -> list[str]:
+    return [key for key in keys if not is_timing(key)]
 
 
 def _is_number(value: object) -> bool:

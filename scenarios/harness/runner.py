@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from scenarios.harness.config import config_to_dict
-from scenarios.harness.output import staged_output, write_json
+from scenarios.harness.output import staged_run, write_json
 from scenarios.harness.registry import get_scenario
 from scenarios.harness.style import save_figures
 from scenarios.harness.threads import thread_count, torch_threads
@@ -44,7 +44,7 @@ def run_scenario(name: str, config: object, out_dir: Path | None = None) -> dict
     threads = None
     if scenario.work is not None:
         threads = thread_count(config.threads, scenario.work(config))
-    with staged_output(out_dir) as staging, torch_threads(threads):
+    with staged_run(out_dir) as staging, torch_threads(threads):
         torch.manual_seed(config.seed)
         clock = time.perf_counter()
         if scenario.keeps_files:

@@ -12,7 +12,7 @@ COLUMN is 1 (e.g. ``single_cluster_prob``). Seeds where the metric is undefined 
 to a single cluster of a cloud that never formed one) are left out of the mean and the band. Other
 key columns that vary independently of the axes split the figure: one heat-map panel, or one line,
 per combination of their values (e.g. one per normalization). The files are written atomically
-(``scenarios.output.staged_output``) with the shared style.
+(``scenarios.harness.output.staged_files``) with the shared style.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from scenarios.harness import sweep
 from scenarios.harness.checks import did_you_mean
 from scenarios.harness.config import ConfigError, config_to_dict, format_value
-from scenarios.harness.output import staged_output
+from scenarios.harness.output import staged_files
 from scenarios.harness.registry import get_scenario
 from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure, save_figure
 
@@ -145,7 +145,7 @@ def plot_phase(directory: Path, *, x: str, value: str, y: str | None = None) -> 
     else:
         fig, stem = heat_map(results, x, y, shown), f"phase_{value}_{x}_{y}"
     directory = Path(directory)
-    with staged_output(directory) as staging:
+    with staged_files(directory) as staging:
         names = [path.name for path in save_figure(fig, staging / stem)]
     return [directory / name for name in names]
 
