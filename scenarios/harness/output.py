@@ -166,7 +166,7 @@ def _locked(staging: Path) -> Iterator[None]:
 
 def _swap_in(staging: Path, out_dir: Path) -> None:
     """Make ``staging`` the output directory in one step and delete the previous run."""
-    staging.chmod(0o777 & ~_umask())
+    staging.chmod(0o777 & ~current_umask())
     if not out_dir.exists():
         os.rename(staging, out_dir)
         return
@@ -204,7 +204,8 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -69,7 +69,7 @@ from scenarios.harness.config import (
     parse_text,
     resolve_config,
 )
-from scenarios.harness.output import jsonable
+from scenarios.harness.output import current_umask, jsonable
 from scenarios.harness.progress import progress
 from scenarios.harness.registry import all_scenarios, get_scenario
 from scenarios.harness.scenario import Scenario, SweepSpec
@@ -298,8 +298,9 @@ class SweepTable:
     @classmethod
     @contextmanager
     def open(cls, directory: Path, sweep: Sweep) -> Iterator[SweepTable]:
-        """Check or write ``sweep.json``, take the lock, read the journal (cutting a torn last
-        line), rewrite the CSV from it, and yield the table; release the lock on exit."""
+        """Check or write ``sweep.json``, take the lock, read and check the journal (cutting a
+        torn last line) and yield the table; on exit, however it comes (an error or an interrupt
+        included), rewrite the CSV from the journal and release the lock."""
         directory = Path(directory)
         spec = sweep.spec()
         _check_directory(directory, spec)
@@ -308,9 +309,12 @@ class SweepTable:
             _check_directory(directory, spec)  # another sweep may have started meanwhile
             if not (directory / SPEC_FILE).exists():
                 _replace(directory / SPEC_FILE, json.dumps(spec, indent=2) + "\n")
-            table = cls(directory, sweep, read_journal(directory, repair=True))
-            table._rewrite(journal=False)
-            yield table
+            table = cls(directory, sweep, read_journal(directory, repair=True, sweep=sweep))
+            try:
+                yield table
+            finally:  # every exit path: the table then holds exactly the journal's points
+                table.finished = read_journal(directory)
+                table._rewrite(journal=False)
 
     def append(self, index: int, rows: list[dict[str, object]]) -> None:
         """Record a finished point: one journal line, then its CSV rows, each fsynced."""
@@ -377,11 +381,16 @@ def read_spec(directory: Path) -> dict[str, object]:
         raise ConfigError(f"cannot read {str(path)!r}: {error}") from None
 
 
-def read_journal(directory: Path, *, repair: bool = False) -> dict[int, dict]:
+def read_journal(
+    directory: Path, *, repair: bool = False, sweep: Sweep | None = None
+) -> dict[int, dict]:
     """The finished points of a sweep directory by index, from ``results.jsonl``.
 
     A last line without its newline is torn (see the module doc): ignored, and with ``repair``
-    cut off the file. Raises ConfigError for a complete line that is not a point's JSON.
+    cut off the file. Raises ConfigError naming the line for a complete line that is not a
+    point's JSON, or, given the ``sweep`` the directory belongs to, a line that is not one of its
+    points: an index outside the grid, grid values other than that point's, a point twice, or
+    rows for other seeds.
     """
     path = Path(directory) / JOURNAL_FILE
     try:
@@ -397,13 +406,31 @@ def read_journal(directory: Path, *, repair: bool = False) -> dict[int, dict]:
     for number, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
         try:
             entry = json.loads(line)
-            entries[int(entry["index"])] = entry
+            index = int(entry["index"])
+            problem = None if sweep is None else _foreign(entry, index, sweep, entries)
         except (ValueError, KeyError, TypeError):
+            problem = "is not a finished point's JSON"
+        if problem is not None:
             raise ConfigError(
-                f"{str(path)!r} line {number} is not a finished point's JSON; the journal is "
-                "damaged (move it away to start the sweep again)"
-            ) from None
+                f"{str(path)!r} line {number} {problem}; the journal is damaged or from another "
+                "sweep (move it away to start the sweep again)"
+            )
+        entries[index] = entry
     return entries
+
+
+def _foreign(entry: dict, index: int, sweep: Sweep, entries: dict[int, dict]) -> str | None:
+    """Why a journal entry is not a finished point of ``sweep``, or None if it is one."""
+    if not 0 <= index < len(sweep.points):
+        return f"has index {index}, outside the sweep's {len(sweep.points)} points"
+    if index in entries:
+        return f"repeats point {index}"
+    if entry["point"] != jsonable(sweep.points[index]):
+        return f"has point {json.dumps(entry['point'])}, but point {index} is {sweep.points[index]}"
+    seeds = sorted({row["seed"] for row in entry["rows"]})
+    if seeds != list(sweep.seeds):
+        return f"has rows for seeds {seeds}, not the sweep's {list(sweep.seeds)}"
+    return None
 
 
 def _check_directory(directory: Path, spec: dict[str, object]) -> None:
@@ -469,7 +496,7 @@ def _csv_text(columns: list[str], rows: list[dict[str, object]], *, header: bool
 def _append(path: Path, text: str) -> None:
     """Append ``text`` (complete lines) with one write loop, then fsync."""
     data = text.encode("utf-8")
-    handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         view = memoryview(data)
         while view:
@@ -480,9 +507,11 @@ def _append(path: Path, text: str) -> None:
 
 
 def _replace(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, fsync it, and rename it over ``path``."""
+    """Write ``text`` to a temporary file beside ``path``, fsync it, and rename it over ``path``;
+    the file's mode follows the umask, as every other output does."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(handle, 0o666 & ~current_umask())
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
             stream.flush()

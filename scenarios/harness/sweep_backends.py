@@ -91,8 +91,12 @@ def open_backend(backend: str, workers: int | None, address: str | None) -> Iter
         yield lambda solve, tasks: _run_dask(client, solve, tasks)
 
 
-def _ignore_sigint() -> None:
+def _worker_signals() -> None:
+    """A pool worker ignores Ctrl-C (the parent stops the pool) and ends quietly on SIGTERM or
+    SIGHUP (the default action, not the handlers a forked worker inherits from the command)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _run_local(solve: Callable, tasks: Sequence, workers: int) -> Iterator:
@@ -103,7 +107,7 @@ def _run_local(solve: Callable, tasks: Sequence, workers: int) -> Iterator:
                 yield solve(task)
         return
     method = "fork" if sys.platform == "linux" else "spawn"
-    pool = multiprocessing.get_context(method).Pool(workers, initializer=_ignore_sigint)
+    pool = multiprocessing.get_context(method).Pool(workers, initializer=_worker_signals)
     try:
         yield from pool.imap_unordered(solve, tasks)
         pool.close()

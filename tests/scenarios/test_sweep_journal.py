@@ -1,0 +1,93 @@
+"""A sweep's journal is checked against its grid, its files follow the umask, and its table agrees
+with the journal whenever the command returns."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import stat
+
+import pytest
+
+from scenarios.harness import ConfigError
+from scenarios.harness.sweep import JOURNAL_FILE, SPEC_FILE, TABLE_FILE, plan_sweep, run_sweep
+
+GRID = ["d=2,3"]
+SHARED = ["n=4", "T=0.5", "num_times=3", "betas=1", "normalizations=softmax"]
+
+
+def _sweep():
+    return plan_sweep("clustering", GRID, 2, SHARED)
+
+
+def _journal_lines(directory):
+    return (directory / JOURNAL_FILE).read_text().splitlines()
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("sweep") / "s"
+    run_sweep(_sweep(), directory, workers=1)
+    return directory
+
+
+def _copy_with_journal(source, target, lines):
+    target.mkdir()
+    (target / SPEC_FILE).write_text((source / SPEC_FILE).read_text())
+    (target / JOURNAL_FILE).write_text("".join(line + "\n" for line in lines))
+
+
+def _foreign_lines(finished):
+    first, second = (json.loads(line) for line in _journal_lines(finished))
+    outside = {**first, "index": 99}
+    moved = {**first, "point": second["point"]}
+    seeds = {**first, "rows": [{**row, "seed": row["seed"] + 10} for row in first["rows"]]}
+    return {
+        "index outside the grid": (outside, "index 99, outside the sweep's 2 points"),
+        "another point's values": (moved, "but point 0 is"),
+        "other seeds": (seeds, "rows for seeds [10, 11]"),
+        "a repeated point": (second, "repeats point 1"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["index outside the grid", "another point's values", "other seeds", "a repeated point"]
+)
+def test_a_foreign_journal_line_is_refused_with_its_line_number(finished, tmp_path, case):
+    entry, words = _foreign_lines(finished)[case]
+    lines = [_journal_lines(finished)[1], json.dumps(entry)]
+    _copy_with_journal(finished, tmp_path / "s", lines)
+    with pytest.raises(ConfigError, match=r"line 2 .*" + re.escape(words)):
+        run_sweep(_sweep(), tmp_path / "s", workers=1)
+
+
+def test_sweep_files_follow_the_umask(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        run_sweep(_sweep(), tmp_path / "s", workers=1)
+    finally:
+        os.umask(previous)
+    for name in (SPEC_FILE, JOURNAL_FILE, TABLE_FILE):
+        assert stat.S_IMODE((tmp_path / "s" / name).stat().st_mode) == 0o644, name
+
+
+def test_the_table_matches_the_journal_after_an_interrupt(tmp_path, monkeypatch):
+    from scenarios.harness import sweep as sweep_module
+
+    append = sweep_module._append
+
+    def interrupted_after_the_journal(path, text):
+        append(path, text)
+        if path.name == JOURNAL_FILE:
+            raise KeyboardInterrupt  # before the point's CSV rows are appended
+
+    monkeypatch.setattr(sweep_module, "_append", interrupted_after_the_journal)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(_sweep(), tmp_path / "s", workers=1)
+    journal = [json.loads(line) for line in _journal_lines(tmp_path / "s")]
+    with open(tmp_path / "s" / TABLE_FILE, newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert len(journal) == 1
+    assert [int(row["seed"]) for row in table] == [row["seed"] for row in journal[0]["rows"]]
