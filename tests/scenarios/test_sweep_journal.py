@@ -7,7 +7,12 @@ import csv
 import json
 import os
 import re
+import signal
 import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +96,30 @@ def test_the_table_matches_the_journal_after_an_interrupt(tmp_path, monkeypatch)
         table = list(csv.DictReader(handle))
     assert len(journal) == 1
     assert [int(row["seed"]) for row in table] == [row["seed"] for row in journal[0]["rows"]]
+
+
+def test_sigterm_stops_a_pooled_sweep_with_one_line(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "s"
+    slow = ["n=8", "T=100", "num_times=2", "method=euler", "step_size=1e-4"]
+    command = [sys.executable, "-m", "scenarios.command", "sweep", "clustering"]
+    command += ["--grid", "betas=1,2,3,4", "--seeds", "2", "--set", *slow]
+    command += ["--workers", "2", "--out", str(out)]
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (out / SPEC_FILE).exists():  # written when the sweep opens its directory
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the sweep never started"
+        time.sleep(0.05)
+    time.sleep(1.0)  # let the pool start its workers (not needed for correctness)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert "interrupted; 0 of 4 points are saved" in stderr
