@@ -33,6 +33,7 @@ from scenarios.clustering.simulate import (
     initial_cloud,
     metrics,
     output_times,
+    peak_memory,
     simulate,
     snapshot_indices,
     solve_run,
@@ -51,6 +52,7 @@ SCENARIO = Scenario(
     summary_lines=summary_lines,
     work=lambda config: config.n * config.n * config.d,
     sweep=SWEEP,
+    memory=peak_memory,
 )
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "make_figures",
     "metrics",
     "output_times",
+    "peak_memory",
     "simulate",
     "snapshot_indices",
     "solve_run",

@@ -67,6 +67,17 @@ def run_key(normalization: str, beta: float) -> str:
     return f"{normalization}/beta={beta:g}"
 
 
+def peak_memory(config: ClusteringConfig) -> float:
+    """Estimated peak bytes of one run: the trajectory (num_times n d), the observables' block of
+    (times, n, n) cosines, and, for scipy's LSODA, its dense Jacobian of the (n d)-dimensional
+    system."""
+    item = DTYPES[config.dtype].itemsize
+    trajectory = config.num_times * config.n * config.d * item
+    cosines = 4 * min(config.num_times * config.n**2, max(config.n**2, _OBSERVABLE_BLOCK)) * item
+    jacobian = (config.n * config.d) ** 2 * 8 if config.method == "scipy_solver" else 0
+    return trajectory + cosines + jacobian
+
+
 def output_times(config: ClusteringConfig) -> Tensor:
     """The ``num_times`` evenly spaced output times on [0, T], in float64 on the CPU."""
     return torch.linspace(0.0, config.T, config.num_times, dtype=torch.float64)

@@ -303,6 +303,8 @@ def _main(argv: list[str]) -> int:
     start = time.perf_counter()
     try:
         metrics = run_scenario(args.name, config, out_dir)
+    except ConfigError:
+        raise
     except (ValueError, RuntimeError, OSError) as error:
         _error(f"scenario {args.name!r} failed: {error}; nothing was written")
         return EXIT_FAILED

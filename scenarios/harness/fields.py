@@ -6,12 +6,13 @@ its arguments are the scenario's default where scenarios differ.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
 
 import solvers
-from scenarios.harness.checks import Check, at_least, one_of, positive, real_in
+from scenarios.harness.checks import Check, int_in, one_of, positive, real_in
 from scenarios.harness.config import param
 from scenarios.harness.threads import SMALL_WORK
 
@@ -30,13 +31,14 @@ def device_field() -> Any:
 
 
 def threads_field(work: str) -> Any:
-    """``threads: int``, 0 (automatic) by default; ``work`` names the kernel whose size decides."""
+    """``threads: int``, 0 (automatic) by default, at most one per CPU core; ``work`` names the
+    kernel whose size decides."""
     return param(
         0,
         f"CPU threads for torch during the run; 0: one thread when {work} has at most "
         f"{SMALL_WORK} entries (tiny kernels, where a second thread only adds waiting, badly so "
         "on a busy machine), torch's default otherwise",
-        at_least(0),
+        int_in(0, os.cpu_count() or 1),
     )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from scenarios.harness.config import config_to_dict
+from scenarios.harness.memory import check_memory
 from scenarios.harness.output import staged_run, write_json
 from scenarios.harness.registry import get_scenario
 from scenarios.harness.style import save_figures
@@ -32,7 +33,9 @@ def run_scenario(name: str, config: object, out_dir: Path | None = None) -> dict
     """Run scenario ``name`` with ``config`` and write its files into ``out_dir``.
 
     Returns the metrics dict (also written to ``metrics.json``; the config goes to
-    ``config.json``). If anything fails, nothing is left in or beside ``out_dir``.
+    ``config.json``). Raises ConfigError before any work when the scenario's memory estimate
+    exceeds the budget or ``out_dir`` cannot hold a run. If anything fails, the previous content
+    of ``out_dir`` is left as it was and nothing beside it.
     """
     scenario = get_scenario(name)
     if not isinstance(config, scenario.config):
@@ -41,6 +44,8 @@ def run_scenario(name: str, config: object, out_dir: Path | None = None) -> dict
             f"got {type(config).__name__}"
         )
     out_dir = default_out_dir(name) if out_dir is None else Path(out_dir)
+    if scenario.memory is not None:
+        check_memory(f"scenario {name!r} with these settings", scenario.memory(config))
     threads = None
     if scenario.work is not None:
         threads = thread_count(config.threads, scenario.work(config))

@@ -57,6 +57,9 @@ class Scenario:
             thread count when the config's ``threads`` is 0 (see ``scenarios.harness.threads``).
         sweep: sweep support, or None.
         keeps_files: ``simulate`` takes the output directory too.
+        memory: ``memory(config) -> bytes``, an estimate of the run's peak memory (a sweep
+            point holds ``seeds`` times as much); a run above the budget is refused before any
+            work (``scenarios.harness.memory``). None: no estimate, no check.
     """
 
     name: str
@@ -69,3 +72,4 @@ class Scenario:
     work: Callable[[Any], int] | None = None
     sweep: SweepSpec | None = None
     keeps_files: bool = False
+    memory: Callable[[Any], float] | None = None

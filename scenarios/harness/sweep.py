@@ -69,6 +69,7 @@ from scenarios.harness.config import (
     parse_text,
     resolve_config,
 )
+from scenarios.harness.memory import check_memory
 from scenarios.harness.output import current_umask, jsonable
 from scenarios.harness.progress import progress
 from scenarios.harness.registry import all_scenarios, get_scenario
@@ -166,6 +167,11 @@ def plan_sweep(
     if first_seed + seeds > MAX_SEED:
         raise ConfigError(
             f"--seeds {seeds} with seed={first_seed} is not accepted; seeds must stay below 2^63"
+        )
+    if declared.memory is not None:
+        check_memory(
+            f"a point of {seeds} seeds of {scenario!r}",
+            max(declared.memory(config) for config in configs) * seeds,
         )
     shared = {key: value for key, value in config_to_dict(configs[0]).items() if key not in grid}
     keys = (*grid, "seed", *declared.sweep.keys)
