@@ -8,6 +8,7 @@ from scenarios.harness import (
     Check,
     ScenarioConfig,
     at_least,
+    atol_field,
     cluster_tol_field,
     device_field,
     int_in,
@@ -16,6 +17,7 @@ from scenarios.harness import (
     param,
     positive,
     refuse,
+    rtol_field,
     threads_field,
 )
 
@@ -51,8 +53,8 @@ class LayersConfig(ScenarioConfig):
     )
     num_times: int = param(101, "output times of the flow on [0, T]", int_in(2, 100_000))
     cluster_tol: float = cluster_tol_field()
-    rtol: float = param(1e-12, "relative tolerance of dopri5 (the reference flow)", positive())
-    atol: float = param(1e-13, "absolute tolerance of dopri5 (the reference flow)", positive())
+    rtol: float = rtol_field(1e-12)
+    atol: float = atol_field(1e-13)
     device: str = device_field()
     threads: int = threads_field("the cloud's attention kernel (n^2 d)")
 
