@@ -42,10 +42,10 @@ def threads_field(work: str) -> Any:
     )
 
 
-def cluster_tol_field() -> Any:
-    """``cluster_tol: float``, 1e-2 by default."""
+def cluster_tol_field(default: float = 1e-2) -> Any:
+    """``cluster_tol: float``, ``default`` 1e-2 unless the scenario needs another."""
     return param(
-        1e-2,
+        default,
         "tokens whose cosine exceeds 1 - cluster_tol are linked; clusters are the connected groups",
         real_in(0.0, 2.0, open_low=True),
     )

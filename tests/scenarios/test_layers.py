@@ -8,8 +8,8 @@ import torch
 
 import dynamics
 from scenarios import layers
+from scenarios.harness.runner import run_scenario
 from scenarios.layers import LAYER_RULES, VARIANTS, LayersConfig, fitted_order
-from scenarios.runner import run_scenario
 from tests.scenarios.helpers import (
     assert_metrics_written,
     assert_refused,

@@ -10,13 +10,13 @@ import torch
 
 import dynamics
 from scenarios import mean_field
+from scenarios.harness.runner import run_scenario
 from scenarios.mean_field import (
     MeanFieldConfig,
     initial_angles,
     initial_cells,
     mixture_density,
 )
-from scenarios.runner import run_scenario
 from tests.scenarios.helpers import (
     assert_metrics_written,
     assert_refused,

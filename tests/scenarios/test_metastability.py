@@ -11,6 +11,7 @@ import torch
 
 from dynamics import CircleVelocity, log_interaction_energy
 from scenarios import metastability
+from scenarios.harness.runner import run_scenario
 from scenarios.metastability import (
     MetastabilityConfig,
     cluster_mass_energy,
@@ -20,7 +21,6 @@ from scenarios.metastability import (
     output_times,
     plateaus,
 )
-from scenarios.runner import run_scenario
 from tests.scenarios.helpers import (
     assert_metrics_written,
     assert_refused,
@@ -171,5 +171,5 @@ def test_first_plateau_count_grows_like_root_beta(tmp_path):
     config = MetastabilityConfig(
         n=48, betas=(4.0, 16.0, 64.0), T=1000.0, num_times=91, figures=False
     )
-    metrics = metastability.run(config, tmp_path)
+    metrics = run_scenario("metastability", config, tmp_path / "metastability")
     assert metrics["fit"]["exponent"] == pytest.approx(0.5, abs=0.2)

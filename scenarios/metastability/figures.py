@@ -11,16 +11,14 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from scenarios.style import FULL_WIDTH, figure_style, new_figure
-
-if TYPE_CHECKING:
-    from scenarios.metastability import BetaRun, MetastabilityConfig
+from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure
+from scenarios.metastability.config import MetastabilityConfig
+from scenarios.metastability.simulate import BetaRun, MetastabilityResult
 
 COLUMNS = 3
 """Panels per row of the per-beta figures."""
@@ -29,16 +27,13 @@ COUNT_TICKS = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
 """Ticks of the logarithmic cluster-count axis, written as integers."""
 
 
-def make_figures(
-    config: MetastabilityConfig, times: np.ndarray, runs: list[BetaRun], metrics: dict
-) -> dict[str, Figure]:
-    """Every figure of the scenario, by file stem; ``metrics`` holds "betas" and "fit" of the
-    scenario's metrics."""
+def make_figures(config: MetastabilityConfig, result: MetastabilityResult) -> dict[str, Figure]:
+    """Every figure of the scenario, by file stem."""
     with figure_style():
         return {
-            "cluster_counts": plot_counts(config, times, runs),
-            "first_plateau": plot_first_plateau(config, metrics),
-            "energy_staircase": plot_energy(config, times, runs),
+            "cluster_counts": plot_counts(config, result.times, result.runs),
+            "first_plateau": plot_first_plateau(config, result),
+            "energy_staircase": plot_energy(config, result.times, result.runs),
         }
 
 
@@ -87,11 +82,11 @@ def plot_counts(config: MetastabilityConfig, times: np.ndarray, runs: list[BetaR
     return fig
 
 
-def plot_first_plateau(config: MetastabilityConfig, metrics: dict) -> Figure:
+def plot_first_plateau(config: MetastabilityConfig, result: MetastabilityResult) -> Figure:
     """First-plateau count against sqrt(beta): per-seed dots, mean, fit and predictions."""
     fig = new_figure(FULL_WIDTH * 0.6, 3.2, layout="constrained")
     ax = fig.subplots()
-    entries = sorted(metrics["betas"].values(), key=lambda entry: entry["beta"])
+    entries = sorted(result.entries, key=lambda entry: entry["beta"])
     for entry in entries:
         counts = [count for count in entry["first_plateau_counts"] if count is not None]
         root = math.sqrt(entry["beta"])
@@ -101,7 +96,7 @@ def plot_first_plateau(config: MetastabilityConfig, metrics: dict) -> Figure:
     roots = np.sqrt([entry["beta"] for entry in found])
     ax.plot(roots, [e["first_plateau_mean"] for e in found], "D", color="C0", label="mean")
     grid = np.linspace(0, math.sqrt(entries[-1]["beta"]) * 1.05, 200)[1:]
-    fit = metrics["fit"]
+    fit = result.fit
     if fit["exponent"] is not None:
         exponent, prefactor = fit["exponent"], fit["prefactor"]
         label = f"fit {prefactor:.2f} β$^{{{exponent:.2f}}}$"

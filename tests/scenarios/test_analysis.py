@@ -1,11 +1,11 @@
-"""Fits shared by the scenarios."""
+"""Analysis shared by the scenarios (``scenarios.analysis``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from scenarios.fits import fit_power_law
+from scenarios.analysis import fit_power_law
 
 
 def test_fit_power_law_recovers_exponent_and_prefactor():

@@ -9,15 +9,13 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from scenarios.style import FULL_WIDTH, figure_style, new_figure
-
-if TYPE_CHECKING:
-    from scenarios.mean_field import MeanFieldConfig, Results
+from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure
+from scenarios.mean_field.config import MeanFieldConfig
+from scenarios.mean_field.simulate import Results
 
 LABELS = {"exact": "exact particles, O(n²) field", "pic": "particle-in-cell"}
 MARKERS = {

@@ -8,16 +8,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from matplotlib.figure import Figure
 
-from scenarios.style import FULL_WIDTH, figure_style, new_figure
+from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure
+from scenarios.layers.config import LayersConfig
+from scenarios.layers.simulate import VariantResults
 from solvers import METHODS
-
-if TYPE_CHECKING:
-    from scenarios.layers import LayersConfig, VariantResults
 
 RULE_LABELS = {
     "euler": "Euler (parallel block)",

@@ -12,26 +12,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from scenarios.clustering_figures import _draw_disk, _draw_sphere, _view_angles
-from scenarios.style import FULL_WIDTH, figure_style, new_figure
+from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure
+from scenarios.harness.token_plots import draw_disk, draw_sphere, view_angles
+from scenarios.lora.config import LoraConfig
+from scenarios.lora.simulate import Results
 
-if TYPE_CHECKING:
-    from scenarios.lora import GronwallFit, LoraConfig, Results
 
-
-def make_figures(config: LoraConfig, results: Results, fit: GronwallFit) -> dict[str, Figure]:
+def make_figures(config: LoraConfig, results: Results) -> dict[str, Figure]:
     """Every figure of the scenario, by file stem."""
     with figure_style():
         return {
             "paths": plot_paths(config, results),
             "deviation": plot_deviation(config, results),
-            "gronwall": plot_gronwall(config, results, fit),
+            "gronwall": plot_gronwall(config, results),
             "time_to_deviation": plot_time_to_deviation(config, results),
             "clusters": plot_clusters(config, results),
         }
@@ -64,10 +61,10 @@ def plot_paths(config: LoraConfig, results: Results) -> Figure:
         perturbed = results.perturbed[:, rank_index, config.eps.index(size), 0]
         if sphere:
             ax = fig.add_subplot(1, len(shown), column + 1, projection="3d")
-            _draw_sphere(ax, _view_angles(base[-1]))
+            draw_sphere(ax, view_angles(base[-1]))
         else:
             ax = fig.add_subplot(1, len(shown), column + 1)
-            _draw_disk(ax, bottom=True, left=column == 0)
+            draw_disk(ax, bottom=True, left=column == 0)
         coordinates = slice(0, 3 if sphere else 2)
         for path, style in ((base, "-"), (perturbed, "--")):
             color = "C0" if style == "-" else "C3"
@@ -134,10 +131,11 @@ def plot_deviation(config: LoraConfig, results: Results) -> Figure:
     return fig
 
 
-def plot_gronwall(config: LoraConfig, results: Results, fit: GronwallFit) -> Figure:
+def plot_gronwall(config: LoraConfig, results: Results) -> Figure:
     """Every curve max_i |x_i - y_i|(t) / eps against the fitted bound C (e^{L t} - 1)."""
     fig = new_figure(FULL_WIDTH * 0.75, 3.6, layout="constrained")
     ax = fig.subplots()
+    fit = results.gronwall
     colors = _eps_colors(config)
     later = results.times > 0
     times = results.times[later]
