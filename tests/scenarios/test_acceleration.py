@@ -20,7 +20,7 @@ from scenarios.acceleration import (
     linear_problem,
     sphere_problem,
 )
-from scenarios.runner import run_scenario
+from scenarios.harness import run_scenario
 from tests.scenarios.helpers import (
     assert_metrics_written,
     assert_refused,
@@ -92,7 +92,7 @@ def test_plain_flows_decrease_their_gap(make_problem):
     config = AccelerationConfig(**TINY)
     problem = make_problem(config)
     times = acceleration.flow_times(config)
-    xs = acceleration.positions(problem.field, problem.x0, times, "dopri5", config)
+    xs = acceleration.solve(config, problem.field, problem.x0, times, "dopri5")
     gap = problem.gap(xs)
     assert gap[0].item() == 1.0
     assert (gap[1:] - gap[:-1]).max().item() <= 1e-12

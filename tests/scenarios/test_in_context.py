@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from scenarios import in_context
+from scenarios.harness import run_scenario
 from scenarios.in_context import (
     FLOW_METHODS,
     LAYER_METHODS,
@@ -16,7 +17,6 @@ from scenarios.in_context import (
     layer_curve,
     make_tasks,
 )
-from scenarios.runner import run_scenario
 from tests.scenarios.helpers import (
     assert_metrics_written,
     assert_refused,
@@ -91,7 +91,7 @@ def test_euler_layers_are_explicit_gradient_descent():
         w = w - config.eta * config.step * gradient
         errors.append(float(((xq @ w)[..., 0] - tasks.ols).pow(2).mean() / baseline))
     np.testing.assert_array_equal(curve.axis, np.arange(config.max_layers + 1))
-    np.testing.assert_allclose(curve.error, errors, rtol=1e-8, atol=1e-20)
+    np.testing.assert_allclose(curve.gap, errors, rtol=1e-8, atol=1e-20)
 
 
 def test_momentum_layers_need_fewer_layers_than_gradient_descent():
@@ -101,8 +101,7 @@ def test_momentum_layers_need_fewer_layers_than_gradient_descent():
     config = InContextConfig()
     tasks = make_tasks(config)
     depth = {
-        name: layer_curve(config, tasks, name).metrics(config.target)["first_below_target"]
-        for name in LAYER_METHODS
+        name: layer_curve(config, tasks, name).first_below(config.target) for name in LAYER_METHODS
     }
     assert depth["gd"] is not None
     for name in ("heavy_ball/leapfrog", "heavy_ball/nesterov_layer", "nesterov/nesterov_layer"):

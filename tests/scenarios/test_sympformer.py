@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from scenarios import sympformer
-from scenarios.runner import run_scenario
+from scenarios.harness import run_scenario
 from scenarios.sympformer import FLOWS, LAYERS, SympformerConfig
 from tests.scenarios.helpers import (
     assert_metrics_written,

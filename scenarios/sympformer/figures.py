@@ -9,18 +9,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import numpy as np
 from matplotlib.figure import Figure
 
-from scenarios.acceleration_figures import FLOOR, FLOW_LABELS
-from scenarios.style import FULL_WIDTH, figure_style, new_figure
+from scenarios.harness import FULL_WIDTH, figure_style, new_figure
+from scenarios.harness.token_plots import (
+    MOMENTUM_LABELS,
+    draw_cluster_counts,
+    draw_gap,
+    draw_target,
+)
+from scenarios.sympformer.config import SympformerConfig
+from scenarios.sympformer.simulate import Results
 
-if TYPE_CHECKING:
-    from scenarios.sympformer import Results, SympformerConfig
-
-LABELS = {**FLOW_LABELS, "hamiltonian": "Hamiltonian (SympFormer)"}
+LABELS = {**MOMENTUM_LABELS, "hamiltonian": "Hamiltonian (SympFormer)"}
 LAYER_LABELS = {
     "plain": "plain, Euler (1 eval/step)",
     "heavy_ball/leapfrog": "heavy ball, leapfrog (1)",
@@ -60,26 +61,19 @@ def plot_energy(config: SympformerConfig, results: Results) -> Figure:
     fig = new_figure(FULL_WIDTH, 4.6, layout="constrained")
     by_time, by_calls = fig.subplots(1, 2)
     for index, (kind, curve) in enumerate(results.flows.items()):
-        by_time.plot(
-            curve.axis, np.maximum(curve.gap, FLOOR), label=LABELS[kind], color=f"C{index}"
-        )
+        draw_gap(by_time, curve.axis, curve.gap, LABELS[kind], color=f"C{index}")
     by_time.set_xlabel("elapsed time t")
     by_time.set_title("continuous flows (dopri5)")
     for name, by_step in results.layers.items():
         step = results.best_steps[name]
-        curve = by_step[step]
-        by_calls.plot(
-            curve.axis,
-            np.maximum(curve.gap, FLOOR),
-            label=f"{LAYER_LABELS[name]}, h = {step:g}",
-            **LAYER_STYLES[name],
-        )
+        label = f"{LAYER_LABELS[name]}, h = {step:g}"
+        draw_gap(by_calls, by_step[step].axis, by_step[step].gap, label, **LAYER_STYLES[name])
     by_calls.set_xscale("symlog", linthresh=10.0)
     by_calls.set_xlabel("field evaluations (layers; linear below 10, log above)")
     by_calls.set_title("discrete layers, each at its best step h")
     for ax in (by_time, by_calls):
         ax.set_yscale("log")
-        ax.axhline(config.target, color="0.4", linewidth=0.8, linestyle=":", label="target")
+        draw_target(ax, config.target)
         ax.set_ylabel("relative potential U(0) / U(t)")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=6, ncols=2)
     fig.suptitle(
@@ -93,11 +87,9 @@ def plot_clusters(config: SympformerConfig, results: Results) -> Figure:
     """Mean cluster count against time, one line per flow."""
     fig = new_figure(FULL_WIDTH * 0.7, 3.2, layout="constrained")
     ax = fig.subplots()
-    for index, (kind, curve) in enumerate(results.flows.items()):
-        ax.plot(curve.axis, results.cluster_counts[kind], label=LABELS[kind], color=f"C{index}")
+    times = results.flows["plain"].axis
+    draw_cluster_counts(ax, times, results.cluster_counts, LABELS, config.cluster_tol)
     ax.set_xlabel("elapsed time t")
-    ax.set_ylabel(f"clusters (cos > 1 − {config.cluster_tol:g}), mean")
-    ax.set_ylim(bottom=0)
     ax.legend(loc="lower left")
     ax.set_title(_title(config).replace("; ", "\n", 1), fontsize=7)
     return fig

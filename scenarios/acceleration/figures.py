@@ -9,17 +9,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from matplotlib.figure import Figure
 
-from scenarios.style import FULL_WIDTH, figure_style, new_figure
+from scenarios.acceleration.config import AccelerationConfig
+from scenarios.acceleration.simulate import Results
+from scenarios.harness import FULL_WIDTH, figure_style, new_figure
+from scenarios.harness.token_plots import (
+    GAP_FLOOR,
+    MOMENTUM_LABELS,
+    draw_cluster_counts,
+    draw_gap,
+    draw_target,
+)
 
-if TYPE_CHECKING:
-    from scenarios.acceleration import AccelerationConfig, Curve, Results
-
-FLOW_LABELS = {"plain": "plain flow", "heavy_ball": "heavy ball", "nesterov": "Nesterov"}
 LAYER_LABELS = {
     "plain": "plain layers",
     "heavy_ball/leapfrog": "heavy ball, leapfrog",
@@ -34,8 +37,6 @@ LAYER_STYLES = {
     "nesterov/leapfrog": {"color": "C2", "linestyle": "-"},
     "nesterov/nesterov_layer": {"color": "C2", "linestyle": "--"},
 }
-FLOOR = 1e-16
-"""Gaps are drawn down to this value (below it, rounding error decides the curves' shape)."""
 
 
 def make_figures(config: AccelerationConfig, results: dict[str, Results]) -> dict[str, Figure]:
@@ -69,30 +70,27 @@ def _gap_label(problem: str) -> str:
     return "relative energy gap" if problem == "sphere" else "energy E(t) / E(0)"
 
 
-def _draw(ax, curve: Curve, label: str, **style: object) -> None:
-    ax.plot(curve.axis, np.maximum(curve.gap, FLOOR), label=label, **style)
-
-
 def plot_gap(config: AccelerationConfig, results: Results, problem: str) -> Figure:
     """Gap against time (flows) and against field evaluations (layers at their best step)."""
     fig = new_figure(FULL_WIDTH, 3.4, layout="constrained")
     by_time, by_calls = fig.subplots(1, 2)
     for index, (kind, curve) in enumerate(results.flows.items()):
-        _draw(by_time, curve, FLOW_LABELS[kind], color=f"C{index}")
+        draw_gap(by_time, curve.axis, curve.gap, MOMENTUM_LABELS[kind], color=f"C{index}")
     by_time.set_xlabel("time t")
     by_time.set_title("continuous flows (dopri5)")
     if problem == "linear":
         by_time.set_xscale("log")
     for name, by_step in results.layers.items():
         step = results.best_steps[name]
-        _draw(by_calls, by_step[step], f"{LAYER_LABELS[name]}, h = {step:g}", **LAYER_STYLES[name])
+        label = f"{LAYER_LABELS[name]}, h = {step:g}"
+        draw_gap(by_calls, by_step[step].axis, by_step[step].gap, label, **LAYER_STYLES[name])
     by_calls.set_xscale("log")
     by_calls.set_xlabel("field evaluations (layers)")
     by_calls.set_title("discrete layers, each at its best step h")
     for ax in (by_time, by_calls):
         ax.set_yscale("log")
-        ax.set_ylim(bottom=FLOOR / 2)
-        ax.axhline(config.target, color="0.4", linewidth=0.8, linestyle=":", label="target")
+        ax.set_ylim(bottom=GAP_FLOOR / 2)
+        draw_target(ax, config.target)
         ax.set_ylabel(_gap_label(problem))
         ax.legend(loc="lower left")
     fig.suptitle(f"{_problem_title(config, problem)}\n{_momentum(config)}")
@@ -103,12 +101,9 @@ def plot_clusters(config: AccelerationConfig, results: Results) -> Figure:
     """Mean cluster count against time, one line per flow."""
     fig = new_figure(FULL_WIDTH * 0.6, 3.0, layout="constrained")
     ax = fig.subplots()
-    counts = results.extras["cluster_counts"]
-    for index, (kind, curve) in enumerate(results.flows.items()):
-        ax.plot(curve.axis, counts[kind], label=FLOW_LABELS[kind], color=f"C{index}")
+    times = results.flows["plain"].axis
+    draw_cluster_counts(ax, times, results.cluster_counts, MOMENTUM_LABELS, config.cluster_tol)
     ax.set_xlabel("time t")
-    ax.set_ylabel(f"clusters (cos > 1 − {config.cluster_tol:g}), mean")
-    ax.set_ylim(bottom=0)
     ax.legend(loc="upper right")
     ax.set_title(f"{_problem_title(config, 'sphere')}\n{_momentum(config)}")
     return fig
@@ -117,7 +112,7 @@ def plot_clusters(config: AccelerationConfig, results: Results) -> Figure:
 def plot_moments(config: AccelerationConfig, results: Results) -> Figure:
     """Covariance entries S_11, S_12, S_22 (first two coordinates): particles (markers) against
     the moment ODE from the law's moments (lines), one panel per flow."""
-    series = results.extras["covariance_series"]
+    series = results.covariance_series
     fig = new_figure(FULL_WIDTH, 3.0, layout="constrained")
     axes = fig.subplots(1, len(series), sharey=True)
     times = results.flows["plain"].axis
@@ -137,7 +132,7 @@ def plot_moments(config: AccelerationConfig, results: Results) -> Figure:
             )
         ax.set_xscale("symlog", linthresh=1.0)
         ax.set_xlabel("time t")
-        ax.set_title(FLOW_LABELS[kind])
+        ax.set_title(MOMENTUM_LABELS[kind])
     axes[0].set_ylabel("covariance entry")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))

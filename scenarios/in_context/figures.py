@@ -7,15 +7,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from scenarios.style import FULL_WIDTH, figure_style, new_figure
-
-if TYPE_CHECKING:
-    from scenarios.in_context import Curve, InContextConfig, Results
+from scenarios.analysis import Curve
+from scenarios.harness import FULL_WIDTH, figure_style, new_figure
+from scenarios.harness.token_plots import draw_gap, draw_target
+from scenarios.in_context.config import InContextConfig
+from scenarios.in_context.simulate import Results
 
 LAYER_LABELS = {
     "gd": "plain layers (Euler = GD)",
@@ -50,13 +49,13 @@ def _momentum(config: InContextConfig) -> str:
     return f"heavy ball γ = {config.gamma:g}; Nesterov γ = {config.r:g} / (t + {config.t0:g})"
 
 
-def _draw(ax, curve: Curve, label: str, **style: object) -> None:
-    ax.plot(curve.axis, np.maximum(curve.error, FLOOR), label=label, **style)
+def _draw(ax: Axes, curve: Curve, label: str, **style: object) -> None:
+    draw_gap(ax, curve.axis, curve.gap, label, floor=FLOOR, **style)
 
 
-def _finish(ax, config: InContextConfig, xlabel: str) -> None:
+def _finish(ax: Axes, config: InContextConfig, xlabel: str) -> None:
     ax.set_yscale("log")
-    ax.axhline(config.target, color="0.4", linewidth=0.8, linestyle=":", label="target")
+    draw_target(ax, config.target)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("relative excess error vs OLS")
     ax.legend(loc="lower left")
