@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from scenarios.acceleration.config import AccelerationConfig
 from scenarios.acceleration.simulate import Results
 from scenarios.harness import FULL_WIDTH, figure_style, new_figure
-from scenarios.harness.token_plots import (
+from scenarios.harness.curve_plots import (
     GAP_FLOOR,
     MOMENTUM_LABELS,
     draw_cluster_counts,

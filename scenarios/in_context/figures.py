@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from scenarios.analysis import Curve
 from scenarios.harness import FULL_WIDTH, figure_style, new_figure
-from scenarios.harness.token_plots import draw_gap, draw_target
+from scenarios.harness.curve_plots import draw_gap, draw_target
 from scenarios.in_context.config import InContextConfig
 from scenarios.in_context.simulate import Results
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from scenarios.harness import FULL_WIDTH, figure_style, new_figure
-from scenarios.harness.token_plots import (
+from scenarios.harness.curve_plots import (
     MOMENTUM_LABELS,
     draw_cluster_counts,
     draw_gap,
