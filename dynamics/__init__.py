@@ -4,42 +4,62 @@ A token cloud is a tensor of shape (..., n, d); every field is a ``torch.nn.Modu
 ``forward(t, x) -> dx/dt`` (see ``dynamics.field``).
 """
 
-from dynamics.accelerated import DAMPINGS, Accelerated
-from dynamics.attention import MANIFOLDS, NORMALIZATIONS, SelfAttention
-from dynamics.bert import BertBlockField, BertConfig, BertEncoder, BertLayer
-from dynamics.blocks import FeedForward, MultiHeadAttention, TransformerBlock
-from dynamics.circle import CIRCLE_NORMALIZATIONS, CircleVelocity, circle_kernels, circle_velocity
-from dynamics.distances import (
-    sliced_wasserstein2,
-    w1_particles_grid,
-    wasserstein2,
-    wasserstein_circle,
+from dynamics.attention.linear_attention import (
+    AcceleratedLinearAttentionMoments,
+    LinearAttention,
+    LinearAttentionMoments,
+    second_moment,
 )
-from dynamics.energy_gap import relative_energy_gap
-from dynamics.field import State, VectorField
-from dynamics.gaussian_closure import GaussianAttentionMoments
-from dynamics.hamiltonian_attention import GRADIENTS, HamiltonianAttention
-from dynamics.hamiltonian_block import HamiltonianBlock
-from dynamics.in_context import (
+from dynamics.attention.self_attention import MANIFOLDS, NORMALIZATIONS, SelfAttention
+from dynamics.attention.sinkhorn import sinkhorn_attention, sinkhorn_matrix, sinkhorn_potentials
+from dynamics.attention.streaming import (
+    attention_with_lse,
+    fused_kernel_serves,
+    softmax_attention,
+    streaming_attention,
+)
+from dynamics.attention.weighted import WithMasses, check_masses
+from dynamics.blocks.bert import (
+    PARTS,
+    PROJECTIONS,
+    BertBlockField,
+    BertConfig,
+    BertEncoder,
+    BertLayer,
+    mean_pool,
+)
+from dynamics.blocks.bert_weights import MODEL_PACKAGE, load_bert, pretrained_module, tokenize
+from dynamics.blocks.in_context import (
     gradient_flow_prediction,
     gradient_step_attention,
     in_context_prediction,
     least_squares_attention,
     prompt,
 )
-from dynamics.linear_attention import (
-    AcceleratedLinearAttentionMoments,
-    LinearAttention,
-    LinearAttentionMoments,
-    second_moment,
+from dynamics.blocks.lora import TARGETS as LORA_TARGETS
+from dynamics.blocks.lora import LoRA
+from dynamics.blocks.time_dependent import BASES, TimeDependent, basis_functions
+from dynamics.blocks.transformer import FeedForward, MultiHeadAttention, TransformerBlock
+from dynamics.checks import check_choice, check_cloud, check_int, check_real
+from dynamics.field import State, VectorField
+from dynamics.geometry.sphere import exp_map, geodesic_flow, normalize, project_tangent
+from dynamics.mean_field.circle import (
+    CIRCLE_NORMALIZATIONS,
+    CircleVelocity,
+    circle_kernels,
+    circle_velocity,
 )
-from dynamics.linear_hamiltonian import (
+from dynamics.mean_field.gaussian_closure import GaussianAttentionMoments
+from dynamics.momentum.accelerated import DAMPINGS, Accelerated
+from dynamics.momentum.hamiltonian_attention import GRADIENTS, HamiltonianAttention
+from dynamics.momentum.hamiltonian_block import HamiltonianBlock
+from dynamics.momentum.linear_hamiltonian import (
     LinearHamiltonianAttention,
     LinearHamiltonianMoments,
     phase_space_moments,
 )
-from dynamics.lora import LoRA
-from dynamics.observables import (
+from dynamics.observables.bert import effective_rank, masked_cluster_count, mean_pairwise_cosine
+from dynamics.observables.cloud import (
     cluster_count,
     cluster_labels,
     interaction_energy,
@@ -47,7 +67,15 @@ from dynamics.observables import (
     min_pairwise_cosine,
     pairwise_cosines,
 )
-from dynamics.partitions import adjusted_rand_index
+from dynamics.observables.distances import (
+    sliced_wasserstein2,
+    w1_particles_grid,
+    wasserstein2,
+    wasserstein_circle,
+)
+from dynamics.observables.energy_gap import relative_energy_gap
+from dynamics.observables.partitions import adjusted_rand_index
+from dynamics.optional import optional_module
 from dynamics.sampling import (
     gaussian,
     separated_groups,
@@ -56,24 +84,18 @@ from dynamics.sampling import (
     uniform_sphere,
     von_mises_fisher,
 )
-from dynamics.sinkhorn import sinkhorn_attention, sinkhorn_matrix, sinkhorn_potentials
-from dynamics.sphere import exp_map, geodesic_flow, normalize, project_tangent
-from dynamics.streaming import (
-    attention_with_lse,
-    fused_kernel_serves,
-    softmax_attention,
-    streaming_attention,
-)
-from dynamics.time_dependent import BASES, TimeDependent, basis_functions
-from dynamics.weighted import WithMasses, check_masses
 
 __all__ = [
     "BASES",
     "CIRCLE_NORMALIZATIONS",
     "DAMPINGS",
     "GRADIENTS",
+    "LORA_TARGETS",
     "MANIFOLDS",
+    "MODEL_PACKAGE",
     "NORMALIZATIONS",
+    "PARTS",
+    "PROJECTIONS",
     "Accelerated",
     "AcceleratedLinearAttentionMoments",
     "BertBlockField",
@@ -100,11 +122,16 @@ __all__ = [
     "adjusted_rand_index",
     "attention_with_lse",
     "basis_functions",
+    "check_choice",
+    "check_cloud",
+    "check_int",
     "check_masses",
+    "check_real",
     "circle_kernels",
     "circle_velocity",
     "cluster_count",
     "cluster_labels",
+    "effective_rank",
     "exp_map",
     "fused_kernel_serves",
     "gaussian",
@@ -114,11 +141,17 @@ __all__ = [
     "in_context_prediction",
     "interaction_energy",
     "least_squares_attention",
+    "load_bert",
     "log_interaction_energy",
+    "masked_cluster_count",
+    "mean_pairwise_cosine",
+    "mean_pool",
     "min_pairwise_cosine",
     "normalize",
+    "optional_module",
     "pairwise_cosines",
     "phase_space_moments",
+    "pretrained_module",
     "project_tangent",
     "prompt",
     "relative_energy_gap",
@@ -132,6 +165,7 @@ __all__ = [
     "sphere_mixture",
     "spread_directions",
     "streaming_attention",
+    "tokenize",
     "uniform_sphere",
     "von_mises_fisher",
     "w1_particles_grid",

@@ -8,18 +8,19 @@ of attention and MLP). ``METHODS`` lists every method with its order.
 from solvers.grid import step_grid, steps_per_interval
 from solvers.integrate import integrate
 from solvers.kinetic import KineticAugmented, integrate_with_kinetic, kinetic_rate
-from solvers.methods import METHODS, Method
-from solvers.particle_in_cell import (
+from solvers.learning.transformers import DiscreteTransformer, ODETransformer
+from solvers.mean_field.particle_in_cell import (
     PIC_STEPPERS,
     ParticleInCellVelocity,
     deposit,
     particle_in_cell_circle,
 )
-from solvers.phase_space_steppers import leapfrog_step, nesterov_layer_step, symplectic_euler_step
-from solvers.sphere_steppers import exponential_euler_step, projected_euler_step
-from solvers.splitting_steppers import lie_trotter_step, strang_step
-from solvers.tao_steppers import TAO_OMEGA, presymplectic_euler_step, tao_step, tao_stepper
-from solvers.vlasov_grid import SCHEMES, SSP_STEPPERS, solve_vlasov_circle
+from solvers.mean_field.vlasov_grid import SCHEMES, SSP_STEPPERS, solve_vlasov_circle
+from solvers.methods import METHODS, Method
+from solvers.steppers.phase_space import leapfrog_step, nesterov_layer_step, symplectic_euler_step
+from solvers.steppers.sphere import exponential_euler_step, projected_euler_step
+from solvers.steppers.splitting import lie_trotter_step, strang_step
+from solvers.steppers.tao import TAO_OMEGA, presymplectic_euler_step, tao_step, tao_stepper
 
 __all__ = [
     "METHODS",
@@ -27,8 +28,10 @@ __all__ = [
     "SCHEMES",
     "SSP_STEPPERS",
     "TAO_OMEGA",
+    "DiscreteTransformer",
     "KineticAugmented",
     "Method",
+    "ODETransformer",
     "ParticleInCellVelocity",
     "deposit",
     "exponential_euler_step",

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from dynamics.field import State, VectorField
-from solvers.phase_space_steppers import (
+from solvers.steppers.phase_space import (
     check_phase_space,
     leapfrog_step,
     nesterov_layer_step,
     symplectic_euler_step,
 )
-from solvers.sphere_steppers import check_on_sphere, exponential_euler_step, projected_euler_step
-from solvers.splitting_steppers import check_split_field, lie_trotter_step, strang_step
-from solvers.tao_steppers import (
+from solvers.steppers.sphere import check_on_sphere, exponential_euler_step, projected_euler_step
+from solvers.steppers.splitting import check_split_field, lie_trotter_step, strang_step
+from solvers.steppers.tao import (
     check_presymplectic,
     check_tao,
     presymplectic_euler_step,

@@ -11,9 +11,9 @@ from torchdiffeq._impl.odeint import SOLVERS as TORCHDIFFEQ_SOLVERS
 
 from dynamics import Accelerated, SelfAttention, uniform_sphere
 from solvers import METHODS, integrate, step_grid
-from solvers.phase_space_steppers import check_phase_space
-from solvers.splitting_steppers import check_split_field
-from solvers.tao_steppers import check_presymplectic, check_tao
+from solvers.steppers.phase_space import check_phase_space
+from solvers.steppers.splitting import check_split_field
+from solvers.steppers.tao import check_presymplectic, check_tao
 from tests.reference import F64, equiangular, equiangular_rho, fitted_slope
 
 
