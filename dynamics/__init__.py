@@ -10,7 +10,7 @@ from dynamics.attention.linear_attention import (
     LinearAttentionMoments,
     second_moment,
 )
-from dynamics.attention.self_attention import MANIFOLDS, NORMALIZATIONS, SelfAttention
+from dynamics.attention.self_attention import NORMALIZATIONS, SelfAttention
 from dynamics.attention.sinkhorn import sinkhorn_attention, sinkhorn_matrix, sinkhorn_potentials
 from dynamics.attention.streaming import (
     attention_with_lse,
@@ -38,10 +38,32 @@ from dynamics.blocks.in_context import (
 )
 from dynamics.blocks.lora import TARGETS as LORA_TARGETS
 from dynamics.blocks.lora import LoRA
-from dynamics.blocks.time_dependent import BASES, TimeDependent, basis_functions
+from dynamics.blocks.time_dependent import (
+    BASES,
+    SplitTimeDependent,
+    TimeDependent,
+    basis_functions,
+)
 from dynamics.blocks.transformer import FeedForward, MultiHeadAttention, TransformerBlock
 from dynamics.checks import check_choice, check_cloud, check_int, check_real
-from dynamics.field import State, VectorField
+from dynamics.field import (
+    GeometricField,
+    HamiltonianField,
+    MomentumField,
+    SplitField,
+    State,
+    VectorField,
+    geometry_of,
+)
+from dynamics.geometry.spaces import (
+    EUCLIDEAN,
+    GEOMETRIES,
+    SPHERE,
+    Euclidean,
+    Geometry,
+    Sphere,
+    geometry_named,
+)
 from dynamics.geometry.sphere import exp_map, geodesic_flow, normalize, project_tangent
 from dynamics.mean_field.circle import (
     CIRCLE_NORMALIZATIONS,
@@ -50,6 +72,7 @@ from dynamics.mean_field.circle import (
     circle_velocity,
 )
 from dynamics.mean_field.gaussian_closure import GaussianAttentionMoments
+from dynamics.mean_field.particle_in_cell import ParticleInCellVelocity, deposit
 from dynamics.momentum.accelerated import DAMPINGS, Accelerated
 from dynamics.momentum.hamiltonian_attention import GRADIENTS, HamiltonianAttention
 from dynamics.momentum.hamiltonian_block import HamiltonianBlock
@@ -89,13 +112,15 @@ __all__ = [
     "BASES",
     "CIRCLE_NORMALIZATIONS",
     "DAMPINGS",
+    "EUCLIDEAN",
+    "GEOMETRIES",
     "GRADIENTS",
     "LORA_TARGETS",
-    "MANIFOLDS",
     "MODEL_PACKAGE",
     "NORMALIZATIONS",
     "PARTS",
     "PROJECTIONS",
+    "SPHERE",
     "Accelerated",
     "AcceleratedLinearAttentionMoments",
     "BertBlockField",
@@ -103,17 +128,26 @@ __all__ = [
     "BertEncoder",
     "BertLayer",
     "CircleVelocity",
+    "Euclidean",
     "FeedForward",
     "GaussianAttentionMoments",
+    "GeometricField",
+    "Geometry",
     "HamiltonianAttention",
     "HamiltonianBlock",
+    "HamiltonianField",
     "LinearAttention",
     "LinearAttentionMoments",
     "LinearHamiltonianAttention",
     "LinearHamiltonianMoments",
     "LoRA",
+    "MomentumField",
     "MultiHeadAttention",
+    "ParticleInCellVelocity",
     "SelfAttention",
+    "Sphere",
+    "SplitField",
+    "SplitTimeDependent",
     "State",
     "TimeDependent",
     "TransformerBlock",
@@ -131,11 +165,14 @@ __all__ = [
     "circle_velocity",
     "cluster_count",
     "cluster_labels",
+    "deposit",
     "effective_rank",
     "exp_map",
     "fused_kernel_serves",
     "gaussian",
     "geodesic_flow",
+    "geometry_named",
+    "geometry_of",
     "gradient_flow_prediction",
     "gradient_step_attention",
     "in_context_prediction",

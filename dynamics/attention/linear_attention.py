@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from dynamics.attention.projections import register_projections
 from dynamics.attention.weighted import check_masses
 from dynamics.checks import check_cloud, check_int
+from dynamics.geometry.spaces import EUCLIDEAN
 from dynamics.momentum.accelerated import Accelerated
 
 
@@ -47,7 +48,7 @@ class LinearAttention(nn.Module):
     1/n; not with ``context``.
     """
 
-    manifold = "euclidean"
+    geometry = EUCLIDEAN
 
     def __init__(
         self,
@@ -97,6 +98,8 @@ class LinearAttentionMoments(nn.Module):
     """The closed moment ODE of ``LinearAttention`` on the state (m, M): m' = A m,
     M' = A M + M A^T, A = A(M). An exact mean-field solver (see the module docstring)."""
 
+    geometry = EUCLIDEAN
+
     def __init__(self, attention: LinearAttention) -> None:
         super().__init__()
         self.attention = attention
@@ -111,6 +114,8 @@ class AcceleratedLinearAttentionMoments(nn.Module):
     """The closed moment ODE of ``Accelerated(LinearAttention)`` on the state
     (m_x, m_v, M_xx, M_xv, M_vv) (see the module docstring); friction from the wrapper."""
 
+    geometry = EUCLIDEAN
+
     def __init__(self, accelerated: Accelerated) -> None:
         super().__init__()
         if not isinstance(accelerated.field, LinearAttention):
@@ -118,7 +123,7 @@ class AcceleratedLinearAttentionMoments(nn.Module):
                 "AcceleratedLinearAttentionMoments needs Accelerated(LinearAttention(...)), got "
                 f"Accelerated({type(accelerated.field).__name__})"
             )
-        if accelerated.manifold != "euclidean":
+        if accelerated.geometry is not EUCLIDEAN:
             raise ValueError("the moment equations hold for Euclidean momentum dynamics only")
         self.accelerated = accelerated
 

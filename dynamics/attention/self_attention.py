@@ -63,10 +63,9 @@ from dynamics.attention.streaming import attention_with_lse, softmax_attention
 from dynamics.attention.weighted import check_masses
 from dynamics.checks import check_choice, check_cloud, check_int, check_real
 from dynamics.exp_checked import exp_or_raise
-from dynamics.geometry.sphere import normalize, project_tangent
+from dynamics.geometry.spaces import geometry_named
 
 NORMALIZATIONS = ("softmax", "uniform", "sinkhorn")
-MANIFOLDS = ("sphere", "euclidean")
 
 
 class SelfAttention(nn.Module):
@@ -81,7 +80,7 @@ class SelfAttention(nn.Module):
             default field does not depend on ``heads``.
         normalization: "softmax" (SA), "uniform" (USA) or "sinkhorn" (doubly stochastic), see
             the module docstring.
-        manifold: "sphere" (tangent projection) or "euclidean".
+        manifold: "sphere" (tangent projection) or "euclidean"; stored as ``geometry``.
         heads: number of attention heads; the field sums the heads' outputs.
         causal: token i attends to tokens j <= i only (not with "sinkhorn": a doubly stochastic
             matrix with a causal mask is not defined here).
@@ -108,7 +107,7 @@ class SelfAttention(nn.Module):
         sinkhorn_iters: int = DEFAULT_MAX_ITERS,
     ) -> None:
         super().__init__()
-        self.manifold = check_choice("manifold", manifold, MANIFOLDS)
+        self.geometry = geometry_named(manifold)
         self.d = check_int("d", d, minimum=2 if manifold == "sphere" else 1)
         self.beta = check_real("beta", beta)
         self.normalization = check_choice("normalization", normalization, NORMALIZATIONS)
@@ -162,7 +161,7 @@ class SelfAttention(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"d={self.d}, beta={self.beta:g}, normalization={self.normalization!r}, "
-            f"manifold={self.manifold!r}, heads={self.heads}, causal={self.causal}"
+            f"manifold={self.geometry.name!r}, heads={self.heads}, causal={self.causal}"
         )
 
     @staticmethod
@@ -185,9 +184,7 @@ class SelfAttention(nn.Module):
                     "no token order; use causal=False or leave masses out"
                 )
             log_masses = torch.log(check_masses(masses, x)).expand(x.shape[:-1]).reshape(-1, 1, n)
-        on_sphere = self.manifold == "sphere"
-        if on_sphere:
-            x = normalize(x)
+        x = self.geometry.retract(x)
         x4 = x.reshape(-1, 1, n, self.d)
         q, k, v = (self._project_heads(m, x4) for m in (self.query, self.key, self.value))
         heads = max(q.shape[1], k.shape[1], v.shape[1])
@@ -216,4 +213,4 @@ class SelfAttention(nn.Module):
             out = out * weight[..., None]
         out = out.sum(1) if self.value is not None else out.mean(1)
         out = out.reshape(x.shape)
-        return project_tangent(x, out) if on_sphere else out
+        return self.geometry.project(x, out)

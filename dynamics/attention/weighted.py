@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from dynamics.field import geometry_of
+
 
 def simplex_tolerance(dtype: torch.dtype) -> float:
     """How far from 1 a sum of probabilities may be: sqrt(eps) of the dtype (1.5e-8 in float64,
@@ -90,12 +92,8 @@ class WithMasses(nn.Module):
         if not callable(field):
             raise TypeError(f"field must be a vector field f(t, x), got {type(field).__name__}")
         self.field = field
+        self.geometry = geometry_of(field)
         self.register_buffer("masses", check_simplex("masses", masses))
-
-    @property
-    def manifold(self) -> str:
-        """The wrapped field's manifold (what solvers and ``Accelerated`` look up)."""
-        return self.field.manifold
 
     def extra_repr(self) -> str:
         return f"n={self.masses.shape[-1]}"

@@ -65,6 +65,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dynamics.checks import check_choice, check_cloud
+from dynamics.geometry.spaces import EUCLIDEAN
 
 PARTS = ("block", "attention")
 """What a ``BertBlockField`` moves by: A + M (the layer), or A alone (attention only)."""
@@ -236,7 +237,7 @@ class BertBlockField(nn.Module):
         projection: "layernorm" or "none".
     """
 
-    manifold = "euclidean"
+    geometry = EUCLIDEAN
 
     def __init__(
         self, layer: BertLayer, mask: Tensor, *, parts: str = "block", projection: str = "layernorm"

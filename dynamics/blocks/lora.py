@@ -46,6 +46,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from dynamics.checks import check_choice, check_int, check_real
+from dynamics.field import geometry_of
 
 TARGETS = ("query", "key", "value")
 INITS = ("zero", "random")
@@ -70,7 +71,7 @@ class LoRA(nn.Module):
     Attributes:
         A, B: ``nn.ParameterDict`` from target name to the factors A (..., r, d) and B (..., k, r),
             the only trainable parameters.
-        manifold: the wrapped field's ``manifold``.
+        geometry: the wrapped field's ``geometry``.
     """
 
     def __init__(
@@ -94,7 +95,7 @@ class LoRA(nn.Module):
         self.init = check_choice("init", init, INITS)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {generator!r}")
-        self.manifold = getattr(field, "manifold", "euclidean")
+        self.geometry = geometry_of(field)
         self.field = copy.deepcopy(field).requires_grad_(False)
         bases = {name: self._base_matrix(name, dtype) for name in self.targets}
         d = next(iter(bases.values())).shape[-1]

@@ -17,6 +17,12 @@ block) and both complete in C[0, T]:
 - "cosine": phi_k(t) = cos(k pi t / T), the half-period cosine series (no periodicity imposed
   between t = 0 and t = T).
 
+A split field (``dynamics.SplitField``, f = f_attn + f_mlp, e.g. ``TransformerBlock``) stays
+split: ``TimeDependent(block)`` is then a ``SplitTimeDependent`` whose parts are the block's parts
+with the weights at t, f_attn(t, x) = f_attn_{W(t)}(x) and f_mlp(t, x) = f_mlp_{W(t)}(x), so the
+splitting methods (``lie_trotter``, ``strang``) apply with t handled as ``solvers.steppers.
+splitting`` describes.
+
 Initialisation: c_0 = the wrapped field's weights and c_k = 0 for k >= 1, so the wrapper starts as
 the autonomous field for every t. Outside [0, T] the expansion is evaluated as written
 (polynomial or cosine extrapolation).
@@ -32,6 +38,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from dynamics.checks import check_choice, check_int, check_real
+from dynamics.field import SplitField, geometry_of
 
 BASES = ("legendre", "cosine")
 
@@ -65,8 +72,14 @@ class TimeDependent(nn.Module):
     Attributes:
         coefficients: ``nn.ParameterDict`` from the field's parameter names ("." written as "/")
             to the coefficients, shape (K, *W.shape).
-        manifold: the wrapped field's ``manifold`` ("euclidean" when it has none).
+        geometry: the wrapped field's ``geometry``.
     """
+
+    def __new__(cls, field: object = None, **options: object) -> TimeDependent:
+        """A ``SplitTimeDependent`` when ``field`` is a split field (module docstring)."""
+        if cls is TimeDependent and isinstance(field, SplitField):
+            cls = SplitTimeDependent
+        return super().__new__(cls)
 
     def __init__(
         self, field: nn.Module, *, basis: str = "legendre", size: int = 1, T: float = 1.0
@@ -77,11 +90,11 @@ class TimeDependent(nn.Module):
         self.basis = check_choice("basis", basis, BASES)
         self.size = check_int("size", size, minimum=1)
         self.T = check_real("T", T, minimum=0.0, strict=True)
-        self.manifold = getattr(field, "manifold", "euclidean")
         field = copy.deepcopy(field)
         named = list(field.named_parameters())
         if not named:
             raise ValueError("field has no parameters to make time-dependent")
+        self.geometry = geometry_of(field)
         self.names = [name for name, _ in named]
         self.coefficients = nn.ParameterDict()
         for name, weight in named:
@@ -112,3 +125,34 @@ class TimeDependent(nn.Module):
     def forward(self, t: Tensor, x: Tensor) -> Tensor:
         """f_{W(t)}(t, x)."""
         return functional_call(self.field, self.weights(t), (t, x))
+
+
+class _Method(nn.Module):
+    """``module.name(*args)`` as a forward, so that ``functional_call`` reaches that method."""
+
+    def __init__(self, module: nn.Module, name: str) -> None:
+        super().__init__()
+        self.module = module
+        self.name = name
+
+    def forward(self, *args: Tensor) -> Tensor:
+        return getattr(self.module, self.name)(*args)
+
+
+class SplitTimeDependent(TimeDependent):
+    """``TimeDependent`` around a split field: f(t, x) = f_attn(t, x) + f_mlp(t, x) with both parts
+    evaluated at the weights W(t) (module docstring)."""
+
+    def _part(self, name: str, t: Tensor, x: Tensor) -> Tensor:
+        # Not a registered submodule: the field's weights appear once in the state dict.
+        part = _Method(self.field, name)
+        weights = {f"module.{key}": value for key, value in self.weights(t).items()}
+        return functional_call(part, weights, (t, x))
+
+    def attention_part(self, t: Tensor, x: Tensor) -> Tensor:
+        """f_attn_{W(t)}(t, x)."""
+        return self._part("attention_part", t, x)
+
+    def mlp_part(self, t: Tensor, x: Tensor) -> Tensor:
+        """f_mlp_{W(t)}(t, x)."""
+        return self._part("mlp_part", t, x)

@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from dynamics.attention.streaming import softmax_attention
 from dynamics.checks import check_choice, check_cloud, check_int
+from dynamics.geometry.spaces import EUCLIDEAN, SPHERE
 from dynamics.geometry.sphere import normalize, project_tangent
 
 ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu, "tanh": torch.tanh}
@@ -53,6 +54,8 @@ class MultiHeadAttention(nn.Module):
         heads: number of heads H; must divide ``d``.
         bias: learn the biases b_Q, b_K, b_V, b_O (else they are zero).
     """
+
+    geometry = EUCLIDEAN
 
     def __init__(self, d: int, heads: int, *, bias: bool = True) -> None:
         super().__init__()
@@ -88,6 +91,8 @@ class FeedForward(nn.Module):
         bias: learn b_1 and b_2 (else they are zero).
     """
 
+    geometry = EUCLIDEAN
+
     def __init__(self, d: int, hidden: int, *, activation: str = "gelu", bias: bool = True) -> None:
         super().__init__()
         self.d = check_int("d", d, minimum=1)
@@ -120,7 +125,7 @@ class TransformerBlock(nn.Module):
         bias: learn the biases of every linear map.
 
     Attributes:
-        manifold: "euclidean" for "pre", "sphere" for "post" (what the solvers read).
+        geometry: ``EUCLIDEAN`` for "pre", ``SPHERE`` for "post".
     """
 
     def __init__(
@@ -136,7 +141,7 @@ class TransformerBlock(nn.Module):
         super().__init__()
         self.norm = check_choice("norm", norm, NORMS)
         self.d = check_int("d", d, minimum=2 if norm == "post" else 1)
-        self.manifold = "euclidean" if norm == "pre" else "sphere"
+        self.geometry = EUCLIDEAN if norm == "pre" else SPHERE
         self.attention = MultiHeadAttention(d, heads, bias=bias)
         self.mlp = FeedForward(d, hidden, activation=activation, bias=bias)
         if norm == "pre":

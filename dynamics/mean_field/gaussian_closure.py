@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from dynamics.attention.self_attention import SelfAttention
 from dynamics.checks import check_cloud
+from dynamics.geometry.spaces import EUCLIDEAN
 
 
 class GaussianAttentionMoments(nn.Module):
@@ -41,18 +42,25 @@ class GaussianAttentionMoments(nn.Module):
     ``solvers.integrate`` on the tuple state (mean (..., d), covariance (..., d, d)).
     """
 
+    geometry = EUCLIDEAN
+
     def __init__(self, attention: SelfAttention) -> None:
         super().__init__()
         if not isinstance(attention, SelfAttention):
             raise TypeError(
                 f"GaussianAttentionMoments needs a SelfAttention, got {type(attention).__name__}"
             )
+        found = {
+            "normalization": attention.normalization,
+            "manifold": attention.geometry.name,
+            "causal": attention.causal,
+        }
         accepted = {"normalization": "softmax", "manifold": "euclidean", "causal": False}
         for name, value in accepted.items():
-            if getattr(attention, name) != value:
+            if found[name] != value:
                 raise ValueError(
                     f"the Gaussian closure holds for {name}={value!r}; the attention has "
-                    f"{name}={getattr(attention, name)!r}"
+                    f"{name}={found[name]!r}"
                 )
         self.attention = attention
 

@@ -11,7 +11,7 @@ energy H = |v|^2 / 2 - E(x) is conserved), or any callable t -> gamma(t) >= 0. T
 inertial dynamics behind the accelerated attention blocks of Stein, Li, Steidl, "SympFormer:
 accelerated attention blocks via inertial dynamics on density manifolds".
 
-On the sphere (``manifold="sphere"``) the velocity stays tangent:
+On the sphere (``geometry`` ``SPHERE``) the velocity stays tangent:
 
     x' = v,   v' = P_x(F(t, x) - gamma(t) v) - |v|^2 x,
 
@@ -28,7 +28,8 @@ import torch
 from torch import Tensor, nn
 
 from dynamics.checks import check_choice, check_real
-from dynamics.geometry.sphere import project_tangent
+from dynamics.field import geometry_of
+from dynamics.geometry.spaces import geometry_named
 
 DAMPINGS = ("nesterov", "heavy_ball", "none")
 # Two-point Gauss-Legendre nodes on [0, 1]: exact for cubics, so order 4 for the damping integral.
@@ -43,7 +44,8 @@ class Accelerated(nn.Module):
         damping: "nesterov", "heavy_ball", "none", or a callable t -> gamma(t) (a float or tensor).
         gamma: the constant friction of "heavy_ball" (>= 0).
         r, t0: gamma(t) = r / (t + t0) for "nesterov" (r >= 0, t0 > 0).
-        manifold: "euclidean" or "sphere"; by default the field's own ``manifold`` if it has one.
+        manifold: "euclidean" or "sphere", stored as ``geometry``; by default the field's own
+            ``geometry``.
     """
 
     def __init__(
@@ -66,8 +68,7 @@ class Accelerated(nn.Module):
         self.gamma = check_real("gamma", gamma, minimum=0.0)
         self.r = check_real("r", r, minimum=0.0)
         self.t0 = check_real("t0", t0, minimum=0.0, strict=True)
-        manifold = getattr(field, "manifold", "euclidean") if manifold is None else manifold
-        self.manifold = check_choice("manifold", manifold, ("euclidean", "sphere"))
+        self.geometry = geometry_of(field) if manifold is None else geometry_named(manifold)
 
     def extra_repr(self) -> str:
         damping = self.damping if isinstance(self.damping, str) else "callable"
@@ -109,8 +110,4 @@ class Accelerated(nn.Module):
         if not (isinstance(state, tuple) and len(state) == 2):
             raise TypeError("Accelerated fields take the state as a tuple (x, v)")
         x, v = state
-        acceleration = self.force(t, x) - self.friction(t) * v
-        if self.manifold == "sphere":
-            speed2 = (v * v).sum(-1, keepdim=True)
-            acceleration = project_tangent(x, acceleration) - speed2 * x
-        return v, acceleration
+        return v, self.geometry.acceleration(x, v, self.force(t, x) - self.friction(t) * v)

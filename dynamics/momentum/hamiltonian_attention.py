@@ -74,6 +74,7 @@ from torch.func import grad
 from dynamics.attention.projections import register_projections
 from dynamics.attention.streaming import attention_with_lse
 from dynamics.checks import check_choice, check_int, check_symmetric
+from dynamics.geometry.spaces import EUCLIDEAN
 from dynamics.momentum.friction import DampedHamiltonianField
 
 GRADIENTS = ("closed_form", "autograd")
@@ -98,7 +99,7 @@ class HamiltonianAttention(DampedHamiltonianField, nn.Module):
     An ``nn.Parameter`` passed as a matrix is trained; any other tensor is held fixed.
     """
 
-    manifold = "euclidean"
+    geometry = EUCLIDEAN
 
     def __init__(
         self,

@@ -64,6 +64,7 @@ from torch.func import grad
 
 from dynamics.blocks.transformer import FeedForward
 from dynamics.checks import check_cloud, check_int, check_real
+from dynamics.geometry.spaces import EUCLIDEAN
 from dynamics.momentum.friction import DampedHamiltonianField
 from dynamics.momentum.hamiltonian_attention import (
     attention_grad_p,
@@ -89,7 +90,7 @@ class HamiltonianBlock(DampedHamiltonianField, nn.Module):
     initialisation; eps < 1), ``norm`` (the LayerNorm before the MLP) and ``mlp``.
     """
 
-    manifold = "euclidean"
+    geometry = EUCLIDEAN
 
     def __init__(
         self,

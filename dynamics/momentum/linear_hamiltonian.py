@@ -65,6 +65,7 @@ from torch.func import grad
 from dynamics.attention.linear_attention import second_moment
 from dynamics.attention.projections import register_projections
 from dynamics.checks import check_cloud, check_int, check_real, check_symmetric
+from dynamics.geometry.spaces import EUCLIDEAN
 from dynamics.momentum.friction import DampedHamiltonianField
 
 MomentState = tuple[Tensor, Tensor, Tensor, Tensor, Tensor]
@@ -90,7 +91,7 @@ class LinearHamiltonianAttention(DampedHamiltonianField, nn.Module):
     Q^T K itself under the construction check, and stays Hamiltonian if Q, K are trained.
     """
 
-    manifold = "euclidean"
+    geometry = EUCLIDEAN
 
     def __init__(
         self,
@@ -187,6 +188,8 @@ class LinearHamiltonianMoments(nn.Module):
     """The closed moment ODE of ``LinearHamiltonianAttention`` on the state
     (m_x, m_p, S_xx, S_xp, S_pp) (module docstring): an exact mean-field solver. Friction from the
     field; the state's leading dimensions are independent systems."""
+
+    geometry = EUCLIDEAN
 
     def __init__(self, field: LinearHamiltonianAttention) -> None:
         super().__init__()

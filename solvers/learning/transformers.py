@@ -62,43 +62,12 @@ from dynamics.checks import check_choice, check_int, check_real
 from dynamics.geometry.sphere import normalize
 from dynamics.momentum.accelerated import Accelerated
 from dynamics.momentum.hamiltonian_block import HamiltonianBlock
+from solvers.contracts import MethodLike, check_method, check_step_size
 from solvers.integrate import integrate
 from solvers.kinetic import integrate_with_kinetic, kinetic_rate
-from solvers.methods import METHODS
+from solvers.learning.counting import counted
 
 MOMENTA = ("none", "heavy_ball", "hamiltonian")
-# Methods a phase-space or Hamiltonian stepper calls on its field: each call is one evaluation
-# (as ``solvers.METHODS`` counts them); the friction is passed through uncounted.
-_COUNTED_METHODS = ("force", "gradients", "grad_x", "grad_p")
-_PASSED_METHODS = ("damping_factor", "friction")
-
-
-class _Counted(nn.Module):
-    """A field that counts its evaluations (``count``): calls of the field and, where the field
-    has them, of the methods the phase-space and Hamiltonian steppers call."""
-
-    def __init__(self, field: nn.Module) -> None:
-        super().__init__()
-        self.field = field
-        self.manifold = getattr(field, "manifold", "euclidean")
-        self.count = 0
-
-    def forward(self, t: Tensor, x: Tensor) -> Tensor:
-        self.count += 1
-        return self.field(t, x)
-
-    def __getattr__(self, name: str) -> object:
-        if name not in _COUNTED_METHODS + _PASSED_METHODS:
-            return super().__getattr__(name)
-        method = getattr(self.field, name)  # AttributeError where the field lacks it
-        if name in _PASSED_METHODS:
-            return method
-
-        def counted(*args: Tensor) -> object:
-            self.count += 1
-            return method(*args)
-
-        return counted
 
 
 class _TokenClassifier(nn.Module):
@@ -180,7 +149,10 @@ class ODETransformer(_TokenClassifier):
         time_basis: None for an autonomous block, else "legendre" or "cosine": weights W(t) =
             sum_{k < basis_size} c_k phi_k(t) (``dynamics.blocks.time_dependent``).
         basis_size: K, the number of basis functions (with ``time_basis``).
-        method, step_size, rtol, atol, adjoint: the solver, as for ``solvers.integrate``.
+        method, step_size, rtol, atol, adjoint: the solver, as for ``solvers.integrate``; the
+            method must accept the block (``solvers.check_method``, checked here): e.g. a
+            splitting method (lie_trotter, strang) for momentum="none", symplectic_euler for
+            "heavy_ball", presymplectic_euler or tao for "hamiltonian".
         momentum: "none" (x' = f(x)), "heavy_ball" or "hamiltonian" (the momentum flows of the
             module docstring, momentum 0 at t = 0; "hamiltonian" needs norm="pre" and no
             time_basis).
@@ -208,7 +180,7 @@ class ODETransformer(_TokenClassifier):
         activation: str = "gelu",
         time_basis: str | None = None,
         basis_size: int = 1,
-        method: str = "dopri5",
+        method: MethodLike = "dopri5",
         step_size: float | None = None,
         rtol: float = 1e-3,
         atol: float = 1e-4,
@@ -235,19 +207,13 @@ class ODETransformer(_TokenClassifier):
                 block = Accelerated(block, damping="heavy_ball", gamma=self.friction)
         self.field = block
         # Not registered as a submodule: the block's weights appear once in the state dict.
-        object.__setattr__(self, "_counted", _Counted(block))
-        check_choice("method", method, METHODS)
+        object.__setattr__(self, "_counted", counted(block))
+        check_method(method, block)
         if not isinstance(adjoint, bool):
             raise TypeError(f"adjoint={adjoint!r} must be a bool")
-        if step_size is not None:
-            step_size = check_real("step_size", step_size, minimum=0.0, strict=True)
-            if METHODS[method].adaptive:
-                raise ValueError(
-                    f"step_size={step_size:g} applies to fixed-step methods; {method!r} is adaptive"
-                )
         self.solver_options = {
             "method": method,
-            "step_size": step_size,
+            "step_size": check_step_size(method, step_size),
             "rtol": check_real("rtol", rtol, minimum=0.0, strict=True),
             "atol": check_real("atol", atol, minimum=0.0, strict=True),
             "adjoint": adjoint,
@@ -279,7 +245,7 @@ class ODETransformer(_TokenClassifier):
         if times is None:  # in x0's dtype: T rounded to float32 could add a step in float64
             times = torch.tensor([0.0, self.T], dtype=x0.dtype)
         times = torch.as_tensor(times, dtype=x0.dtype, device=x0.device)
-        self._counted.count = 0
+        self._counted.reset()
         if self.momentum != "none":
             if kinetic:
                 raise ValueError(
@@ -288,13 +254,13 @@ class ODETransformer(_TokenClassifier):
                 )
             state = (x0, torch.zeros_like(x0))
             states = integrate(self._counted, state, times, **self.solver_options)[0]
-            self.nfe = self._counted.count
+            self.nfe = self._counted.nfe
             return states, None
         if kinetic:
             states, energy = integrate_with_kinetic(self._counted, x0, times, **self.solver_options)
         else:
             states, energy = integrate(self._counted, x0, times, **self.solver_options), None
-        self.nfe = self._counted.count
+        self.nfe = self._counted.nfe
         return states, energy
 
 

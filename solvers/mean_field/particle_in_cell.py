@@ -1,131 +1,28 @@
-"""Particle-in-cell for the attention dynamics on the circle: O(n + M log M) per field evaluation.
+"""Particle-in-cell for the attention dynamics on the circle: moving the particles.
 
-The n tokens theta_i (masses m_i, sum 1) move with the mean-field velocity of
-``dynamics.mean_field.circle`` evaluated on a grid instead of by the O(n^2) sum over pairs (Birdsall
-and Langdon, "Plasma Physics via Computer Simulation"):
-
-1. deposit (cloud-in-cell): each particle's mass is split between the two cells whose centres
-   c_k = (k + 1/2) h bracket it, with linear weights, giving rho_k = (1/h) sum_i m_i W(theta_i -
-   c_k), W(u) = max(0, 1 - |u| / h); so h sum_k rho_k = sum_i m_i exactly;
-2. one FFT correlation gives the face velocities v_j at theta_j = j h (``CircleVelocity``);
-3. interpolation: theta_i' = v(theta_i), linear between the two faces bracketing theta_i.
-
-Each step is O(h^2) away from the exact particle field for a smooth kernel (beta h small), and the
-work is O(n) for the deposit and the interpolation plus O(M log M) for the FFT, so n = 10^6 tokens
-are practical. Time stepping: classical fixed-step Runge-Kutta, "rk2" (Heun, order 2) or "rk4",
-on the step grid of ``solvers.grid`` (each output interval cut into ceil(length / step_size)
+The field is ``dynamics.ParticleInCellVelocity`` (deposit, FFT correlation, interpolation; O(n + M
+log M) per evaluation). Time stepping: classical fixed-step Runge-Kutta, "rk2" (Heun, order 2) or
+"rk4", on the step grid of ``solvers.grid`` (each output interval cut into ceil(length / step_size)
 equal steps, so outputs are hit exactly). The PIC velocity is continuous but only piecewise smooth
-in the positions (its derivative jumps where a particle crosses a cell centre or face), so RK4
-is more accurate than RK2 at equal steps but shows no clean fourth order.
+in the positions (its derivative jumps where a particle crosses a cell centre or face), so RK4 is
+more accurate than RK2 at equal steps but shows no clean fourth order.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from functools import partial
 
 import torch
 from torch import Tensor
 
-from dynamics.attention.weighted import check_simplex
-from dynamics.checks import check_choice, check_int, check_real
-from dynamics.mean_field.circle import CircleVelocity
-from solvers.grid import step_grid, steps_per_interval
+from dynamics.attention.weighted import check_masses
+from dynamics.checks import check_choice, check_real
+from dynamics.mean_field.particle_in_cell import ParticleInCellVelocity, check_angles
+from solvers.grid import fixed_steps
 from solvers.mean_field.vlasov_grid import check_output_times
 
 PIC_STEPPERS = ("rk2", "rk4")
-
-
-def deposit(theta: Tensor, cells: int, masses: Tensor | None = None) -> Tensor:
-    """Cloud-in-cell cell averages rho (..., M) of the particles ``theta`` (..., n) with
-    ``masses`` (..., n) (1/n each when omitted): rho_k = (1/h) sum_i m_i W(theta_i - c_k)."""
-    theta = check_angles("theta", theta)
-    cells = check_int("cells", cells, minimum=2)
-    masses = check_masses(masses)
-    if masses is not None:
-        broadcast_masses(masses, theta)
-    return cloud_in_cell(theta, cells, masses, grid_position(theta, cells))
-
-
-def grid_position(theta: Tensor, cells: int) -> Tensor:
-    """theta / h reduced to [0, M]: the position in units of cells (faces at the integers)."""
-    return torch.remainder(theta, 2 * math.pi) * (cells / (2 * math.pi))
-
-
-def bracket(position: Tensor, cells: int) -> tuple[Tensor, Tensor]:
-    """Flat slot indices floor(position) + (M + 2) * system of each particle in its system's
-    M + 2 padded slots, and the weight position - floor(position) of the next slot."""
-    lower = torch.floor(position)
-    weight = position - lower
-    lower = lower.long()
-    systems = position[..., 0].numel()
-    if systems > 1:
-        offsets = torch.arange(systems, device=position.device) * (cells + 2)
-        lower = lower + offsets.reshape(*position.shape[:-1], 1)
-    return lower.flatten(), weight.flatten()
-
-
-def cloud_in_cell(theta: Tensor, cells: int, masses: Tensor | None, position: Tensor) -> Tensor:
-    """``deposit`` without the argument checks; ``position`` is ``grid_position(theta, cells)``.
-
-    Cell k's centre sits at position k + 1/2, so a particle at position p lands in cells
-    floor(p - 1/2) and floor(p - 1/2) + 1, indices -1 .. M: it is deposited on M + 2 slots shifted
-    by one, and the two ghost slots are folded back (periodicity) without a modulo per particle.
-    """
-    slot, upper_weight = bracket(position + 0.5, cells)
-    lower_weight = 1 - upper_weight
-    if masses is not None:
-        masses = broadcast_masses(masses, theta).flatten()
-        lower_weight, upper_weight = masses * lower_weight, masses * upper_weight
-    batch = theta.shape[:-1]
-    padded = torch.zeros(slot.numel() // theta.shape[-1] * (cells + 2), dtype=theta.dtype)
-    padded = padded.to(theta.device)
-    padded.index_add_(0, slot, lower_weight)
-    padded[1:].index_add_(0, slot, upper_weight)  # slot + 1 without forming it
-    padded = padded.reshape(*batch, cells + 2)
-    rho = padded[..., 1:-1].clone()
-    rho[..., 0] += padded[..., -1]
-    rho[..., -1] += padded[..., 0]
-    scale = cells / (2 * math.pi) / (theta.shape[-1] if masses is None else 1)
-    return rho * scale
-
-
-def interpolate_faces(values: Tensor, theta: Tensor, position: Tensor | None = None) -> Tensor:
-    """Linear interpolation of face values (..., M) at theta_j = j h to the angles (..., n);
-    ``position`` is ``grid_position(theta, M)`` if already computed (face j at position j)."""
-    cells = values.shape[-1]
-    position = grid_position(theta, cells) if position is None else position
-    slot, weight = bracket(position, cells)  # floor in 0 .. M: two periodic copies appended
-    padded = torch.cat([values, values[..., :2]], dim=-1).flatten()
-    below = padded.index_select(0, slot)
-    above = padded[1:].index_select(0, slot)
-    return (below + weight * (above - below)).reshape(theta.shape)
-
-
-class ParticleInCellVelocity:
-    """theta' = v_M(theta) by deposit, FFT correlation and interpolation (module docstring).
-
-    ``ParticleInCellVelocity(beta, cells, normalization, masses)(t, theta)`` follows the
-    torchdiffeq convention ``f(t, x)`` on angles of shape (..., n).
-    """
-
-    def __init__(
-        self,
-        beta: float,
-        cells: int,
-        normalization: str = "softmax",
-        masses: Tensor | None = None,
-        *,
-        device: torch.device | str | None = None,
-    ) -> None:
-        self.cells = check_int("cells", cells, minimum=2)
-        self.velocity = CircleVelocity(beta, self.cells, normalization, device=device)
-        self.masses = check_masses(masses)
-
-    def __call__(self, t: Tensor | float, theta: Tensor) -> Tensor:
-        position = grid_position(theta, self.cells)
-        rho = cloud_in_cell(theta, self.cells, self.masses, position)
-        return interpolate_faces(self.velocity(rho), theta, position)
 
 
 def particle_in_cell_circle(
@@ -157,67 +54,24 @@ def particle_in_cell_circle(
         2 pi (paths are continuous); theta0's dtype and device.
     """
     theta0 = check_angles("theta0", theta0)
-    masses = check_masses(masses)
-    if masses is not None:
-        broadcast_masses(masses, theta0)
+    masses = None if masses is None else check_masses(masses, theta0[..., None])
     times = torch.tensor(check_output_times(t), dtype=theta0.dtype, device=theta0.device)
     if step_size is not None:
         step_size = check_real("step_size", step_size, minimum=0.0, strict=True)
     stepper = check_choice("stepper", stepper, PIC_STEPPERS)
     field = ParticleInCellVelocity(beta, cells, normalization, masses, device=theta0.device)
-    grid = step_grid(times, step_size)
-    states, theta, step = [theta0], theta0, 0
-    for count in steps_per_interval(times, step_size):
-        for _ in range(count):
-            dt = grid[step + 1] - grid[step]
-            theta = runge_kutta_step(field, grid[step], theta, dt, stepper)
-            step += 1
-        states.append(theta)
-    return torch.stack(states)
+    return fixed_steps(partial(runge_kutta_step, scheme=stepper), field, theta0, times, step_size)
 
 
 def runge_kutta_step(
-    field: ParticleInCellVelocity, t: Tensor, theta: Tensor, dt: Tensor, stepper: str
+    field: ParticleInCellVelocity, t: Tensor, theta: Tensor, dt: Tensor, *, scheme: str
 ) -> Tensor:
     """One Heun ("rk2") or classical fourth-order ("rk4") step of theta' = field(t, theta)."""
     k1 = field(t, theta)
-    if stepper == "rk2":
+    if scheme == "rk2":
         k2 = field(t + dt, theta + dt * k1)
         return theta + (dt / 2) * (k1 + k2)
     k2 = field(t + dt / 2, theta + (dt / 2) * k1)
     k3 = field(t + dt / 2, theta + (dt / 2) * k2)
     k4 = field(t + dt, theta + dt * k3)
     return theta + (dt / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
-
-
-def check_angles(name: str, theta: object) -> Tensor:
-    """Check that ``theta`` is a finite floating tensor of angles of shape (..., n), n >= 1."""
-    if not isinstance(theta, Tensor):
-        raise TypeError(
-            f"{name} must be a torch.Tensor of angles (..., n), got {type(theta).__name__}"
-        )
-    if not theta.is_floating_point():
-        raise TypeError(
-            f"{name} must have a floating dtype (float32 or float64), got {theta.dtype}"
-        )
-    if theta.ndim < 1 or theta.shape[-1] < 1:
-        raise ValueError(f"{name} must have shape (..., n) with n >= 1, got {tuple(theta.shape)}")
-    if not bool(torch.isfinite(theta).all()):
-        raise ValueError(f"{name} contains NaN or infinite angles")
-    return theta
-
-
-def check_masses(masses: object) -> Tensor | None:
-    """None (uniform masses 1/n), or masses (..., n) >= 0 summing to 1 (``check_simplex``)."""
-    return None if masses is None else check_simplex("masses", masses)
-
-
-def broadcast_masses(masses: Tensor, theta: Tensor) -> Tensor:
-    """``masses`` in theta's dtype, expanded to theta's shape (ValueError if they do not fit)."""
-    try:
-        return masses.to(theta).expand(theta.shape)
-    except RuntimeError as error:
-        raise ValueError(
-            f"masses has shape {tuple(masses.shape)}, which does not broadcast to the angles' "
-            f"shape {tuple(theta.shape)}"
-        ) from error

@@ -1,13 +1,13 @@
-"""Explicit steppers for damped non-separable Hamiltonian dynamics
+"""Tao's explicit symplectic step for damped non-separable Hamiltonian dynamics
 
     x' = dH/dp(x, p),   p' = -dH/dx(x, p) - alpha(t) p,   alpha = eta'(t),
 
 such as ``dynamics.HamiltonianAttention``, where H(x, p) = sum_i p_i^T B p_i / (2 z_i(x)) - ...
 couples x and p, so leapfrog (which needs H = T(p) + U(x)) is not explicit.
 
-The field must expose ``gradients(x, p) -> (dH/dx, dH/dp)`` (one gradient evaluation),
-``grad_x``, ``grad_p`` and ``damping_factor(t, h) = exp(-(eta(t + h) - eta(t)))``, the exact flow of
-the friction p' = -alpha(t) p.
+The field is a ``dynamics.HamiltonianField``: ``gradients(x, p) -> (dH/dx, dH/dp)`` (one gradient
+evaluation), ``grad_x``, ``grad_p`` and ``damping_factor(t, h) = exp(-(eta(t + h) - eta(t)))``, the
+exact flow of the friction p' = -alpha(t) p.
 
 Tao's method (Tao, "Explicitly high-order symplectic integrators for nonseparable Hamiltonians")
 doubles the phase space to (x, p, y, q), two copies (x, p) and (y, q), with
@@ -24,7 +24,8 @@ Each piece has an explicit exact flow:
 The step phi_A(h/2) phi_B(h/2) phi_C(h) phi_B(h/2) phi_A(h/2) is symmetric, symplectic on the
 extended space and of order 2; four gradient evaluations per step. The binding omega keeps the
 copies together: Tao's error bound needs omega large compared with the Hessian of H and
-h << omega^{-1/2}, and 2 omega h must stay away from multiples of pi (resonance).
+h << omega^{-1/2}, and 2 omega h must stay away from multiples of pi (resonance). omega is the
+method's option: ``integrate(..., method=solvers.configure("tao", omega=10.0))``.
 
 Damping: the friction acts on both momenta, split symmetrically around the undamped map,
 
@@ -39,53 +40,28 @@ inertial dynamics on density manifolds", github.com/ViktorAJStein/SympFormer) ha
 "strang" variant, and also a variant that runs Tao's map on the conformal momentum
 Pi = e^{eta(t)} p of the time-dependent Hamiltonian e^{eta} H(x, e^{-eta} Pi) (not built here).
 
- at the start of each step by y = x, q = p, and the step
-returns the (x, p) copy. This is the common choice in practice: the user's state is unchanged
-and no extra memory is carried, but the copies' O(h^3) disagreement is discarded each step, so
-the step on (x, p) is neither exactly symplectic nor exactly reversible (still order 2). A state
-(x, p, y, q) is carried whole: Tao's method as analysed, exactly symplectic and reversible on the
-extended space; start it with (x0, p0, x0, p0).
+Two ways to carry the copies. A state (x, p) is extended to (x, p, x, p) at the start of each step
+by y = x, q = p, and the step returns the (x, p) copy. This is the common choice in practice: the
+user's state is unchanged and no extra memory is carried, but the copies' O(h^3) disagreement is
+discarded each step, so the step on (x, p) is neither exactly symplectic nor exactly reversible
+(still order 2). A state (x, p, y, q) is carried whole: Tao's method as analysed, exactly symplectic
+and reversible on the extended space; start it with (x0, p0, x0, p0).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import Tensor
 
 from dynamics.checks import check_real
-from dynamics.field import State, VectorField
+from dynamics.field import HamiltonianField, State
 
 # The default binding omega of the "tao" method: tested with h <= 0.05 (2 omega h <= 2, below the
 # first resonance 2 omega h = pi) on attention Hamiltonians whose gradients are O(1).
 TAO_OMEGA = 20.0
-
-
-def _check_hamiltonian(name: str, field: VectorField, x0: State, lengths: tuple[int, ...]) -> None:
-    if not (isinstance(x0, tuple) and len(x0) in lengths):
-        accepted = " or ".join({2: "(x, p)", 4: "(x, p, y, q)"}[k] for k in lengths)
-        found = f"a tuple of {len(x0)}" if isinstance(x0, tuple) else type(x0).__name__
-        raise TypeError(
-            f"method {name!r} integrates Hamiltonian states: x0 must be {accepted}, got {found}"
-        )
-    needed = ("gradients", "grad_x", "grad_p", "damping_factor")
-    missing = [attribute for attribute in needed if not hasattr(field, attribute)]
-    if missing:
-        raise TypeError(
-            f"method {name!r} needs a Hamiltonian field with {', '.join(needed)}, such as "
-            f"dynamics.HamiltonianAttention; {type(field).__name__} lacks {', '.join(missing)}"
-        )
-
-
-def check_tao(name: str, field: VectorField, x0: State) -> None:
-    """The field must be Hamiltonian (see the module docstring); x0 is (x, p) or (x, p, y, q)."""
-    _check_hamiltonian(name, field, x0, (2, 4))
-
-
-def check_presymplectic(name: str, field: VectorField, x0: State) -> None:
-    """The field must be Hamiltonian (see the module docstring); x0 is (x, p)."""
-    _check_hamiltonian(name, field, x0, (2,))
 
 
 def _rotate(
@@ -109,7 +85,7 @@ def _rotate(
 
 
 def _tao_map(
-    field: VectorField, state: tuple[Tensor, ...], h: Tensor, omega: float
+    field: HamiltonianField, state: tuple[Tensor, ...], h: Tensor, omega: float
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """phi_A(h/2) phi_B(h/2) phi_C(h) phi_B(h/2) phi_A(h/2) on (x, p, y, q)."""
     x, p, y, q = state
@@ -128,41 +104,23 @@ def _tao_map(
     return phi_a(*phi_b(*state))
 
 
-def tao_stepper(omega: float) -> Callable[[VectorField, Tensor, State, Tensor], State]:
+def tao_step(
+    field: HamiltonianField, t: Tensor, state: State, h: Tensor, *, omega: float = TAO_OMEGA
+) -> State:
     """Tao's second-order step with binding ``omega`` (> 0), damped by the exact friction split
     around it (module docstring). State (x, p): copies re-initialised each step; (x, p, y, q):
     copies carried."""
-    omega = check_real("omega", omega, minimum=0.0, strict=True)
-
-    def tao_step(field: VectorField, t: Tensor, state: State, h: Tensor) -> State:
-        carried = len(state) == 4
-        x, p, y, q = state if carried else (*state, *state)
-        half = h / 2
-        damping = field.damping_factor(t, half)
-        x, p, y, q = _tao_map(field, (x, p * damping, y, q * damping), h, omega)
-        damping = field.damping_factor(t + half, half)
-        if carried:
-            return x, p * damping, y, q * damping
-        return x, p * damping
-
-    tao_step.__doc__ = f"Tao's step with omega = {omega:g} (see ``solvers.steppers.tao``)."
-    return tao_step
+    carried = len(state) == 4
+    x, p, y, q = state if carried else (*state, *state)
+    half = h / 2
+    damping = field.damping_factor(t, half)
+    x, p, y, q = _tao_map(field, (x, p * damping, y, q * damping), h, omega)
+    damping = field.damping_factor(t + half, half)
+    if carried:
+        return x, p * damping, y, q * damping
+    return x, p * damping
 
 
-tao_step = tao_stepper(TAO_OMEGA)
-
-
-def presymplectic_euler_step(field: VectorField, t: Tensor, state: State, h: Tensor) -> State:
-    """The presymplectic Euler layer: momentum first (with the exact friction), then the position
-    with the new momentum,
-
-        p <- D(t, h) p - h dH/dx(x, p);   x <- x + h dH/dp(x, p_new).
-
-    Explicit although H is not separable (the momentum update uses the old p, so it is not the
-    implicit symplectic Euler method); order 1; two gradient evaluations (dH/dx, then dH/dp).
-    The SympFormer authors' code damps the kick as well, p <- D (p - h dH/dx); the two differ at
-    O(h^2) per step.
-    """
-    x, p = state
-    p = field.damping_factor(t, h) * p - h * field.grad_x(x, p)
-    return x + h * field.grad_p(x, p), p
+def tao_stepper(omega: float) -> Callable[[HamiltonianField, Tensor, State, Tensor], State]:
+    """``tao_step`` with the binding ``omega`` (> 0) fixed."""
+    return partial(tao_step, omega=check_real("omega", omega, minimum=0.0, strict=True))

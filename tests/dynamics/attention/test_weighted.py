@@ -11,6 +11,8 @@ import pytest
 import torch
 
 from dynamics import (
+    EUCLIDEAN,
+    SPHERE,
     Accelerated,
     LinearAttention,
     LinearAttentionMoments,
@@ -340,9 +342,9 @@ def test_weighted_flow_is_the_flow_of_the_duplicated_cloud(normalization, genera
 def test_with_masses_is_a_field_like_any_other(generator):
     masses = random_masses((5,), generator)
     wrapped = WithMasses(SelfAttention(3, beta=2.0), masses)
-    assert wrapped.manifold == "sphere"
-    assert Accelerated(wrapped).manifold == "sphere"
-    assert Accelerated(WithMasses(LinearAttention(3), masses)).manifold == "euclidean"
+    assert wrapped.geometry is SPHERE
+    assert Accelerated(wrapped).geometry is SPHERE
+    assert Accelerated(WithMasses(LinearAttention(3), masses)).geometry is EUCLIDEAN
     assert wrapped.float().masses.dtype == torch.float32
     x = uniform_sphere(5, 3, generator=generator)
     torch.testing.assert_close(wrapped(0.0, x), wrapped.field(0.0, x, masses=masses.float()))

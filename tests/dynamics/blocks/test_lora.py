@@ -6,8 +6,7 @@ import pytest
 import torch
 
 import dynamics
-from dynamics import LoRA, SelfAttention
-from dynamics.blocks.lora import TARGETS
+from dynamics import LORA_TARGETS, LoRA, SelfAttention
 
 DTYPE = torch.float64
 D, K = 4, 3
@@ -59,7 +58,7 @@ def test_lora_is_self_attention_with_the_effective_matrices(
     with torch.no_grad():
         torch.testing.assert_close(lora(0.0, x), reference(0.0, x), rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(lora.merged()(0.0, x), reference(0.0, x), rtol=0, atol=0)
-    assert lora.manifold == manifold
+    assert lora.geometry is dynamics.geometry_named(manifold)
 
 
 @pytest.mark.parametrize("normalization", ["softmax", "uniform", "sinkhorn"])
@@ -108,7 +107,7 @@ def test_gradients_reach_only_the_factors(generator):
     field = SelfAttention(D, beta=1.0, query=query)
     lora = LoRA(field, rank=2, init="random", generator=generator)
     trainable = {name for name, p in lora.named_parameters() if p.requires_grad}
-    assert trainable == {f"{factor}.{name}" for factor in "AB" for name in TARGETS}
+    assert trainable == {f"{factor}.{name}" for factor in "AB" for name in LORA_TARGETS}
     lora(0.0, cloud(generator, "sphere")).square().sum().backward()
     for factors in (lora.A, lora.B):
         assert all(p.grad is not None and p.grad.abs().max() > 0 for p in factors.values())

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from dynamics import SelfAttention
+from dynamics import SPHERE, SelfAttention
 from dynamics.blocks.transformer import FeedForward, MultiHeadAttention, TransformerBlock
 from dynamics.geometry.sphere import normalize
 from solvers import integrate
@@ -98,7 +98,7 @@ def test_block_is_permutation_equivariant(generator, norm):
 
 def test_post_norm_field_is_tangent_and_scale_free(generator):
     block = randomize(TransformerBlock(6, 2, 12, norm="post"), generator).double()
-    assert block.manifold == "sphere"
+    assert block.geometry is SPHERE
     x = cloud(generator, 3, 5, 6)
     velocity = block(0.0, x)
     assert (normalize(x) * velocity).sum(-1).abs().max() < 1e-12

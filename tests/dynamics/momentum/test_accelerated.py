@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from dynamics import Accelerated, SelfAttention, uniform_sphere
+from dynamics import EUCLIDEAN, SPHERE, Accelerated, SelfAttention, uniform_sphere
 from solvers import integrate
 from tests.reference import F64
 
@@ -16,7 +16,7 @@ from tests.reference import F64
 class Pendulums(nn.Module):
     """F = grad E with E(x) = sum cos(x): a bounded potential, so long runs stay bounded."""
 
-    manifold = "euclidean"
+    geometry = EUCLIDEAN
 
     def forward(self, t, x):
         return -torch.sin(x)
@@ -67,7 +67,7 @@ def test_velocity_stays_tangent_on_the_sphere(generator):
     x0 = uniform_sphere(12, 3, generator=generator, dtype=F64)
     v0 = torch.zeros_like(x0)
     field = Accelerated(SelfAttention(3, beta=2.0), damping="heavy_ball", gamma=0.5)
-    assert field.manifold == "sphere"
+    assert field.geometry is SPHERE
     xs, vs = integrate(field, (x0, v0), torch.linspace(0, 8, 9, dtype=F64), rtol=1e-10, atol=1e-12)
     assert (torch.linalg.vector_norm(xs, dim=-1) - 1).abs().max() < 1e-8
     assert (xs * vs).sum(-1).abs().max() < 1e-8

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from dynamics import SelfAttention
-from solvers import ParticleInCellVelocity, deposit, integrate, particle_in_cell_circle
+from dynamics import ParticleInCellVelocity, SelfAttention, deposit
+from solvers import integrate, particle_in_cell_circle
 from tests.reference import F64, fitted_slope
 
 
