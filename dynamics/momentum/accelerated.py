@@ -21,19 +21,16 @@ d/dt <x, v> = |v|^2 + <x, v'> = 0, so |x| = 1 and <x, v> = 0 hold along the exac
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
-import torch
 from torch import Tensor, nn
 
 from dynamics.checks import check_choice, check_real
 from dynamics.field import geometry_of
 from dynamics.geometry.spaces import geometry_named
+from dynamics.momentum.friction import Friction
 
 DAMPINGS = ("nesterov", "heavy_ball", "none")
-# Two-point Gauss-Legendre nodes on [0, 1]: exact for cubics, so order 4 for the damping integral.
-_GAUSS_NODES = (0.5 - math.sqrt(3) / 6, 0.5 + math.sqrt(3) / 6)
 
 
 class Accelerated(nn.Module):
@@ -68,6 +65,7 @@ class Accelerated(nn.Module):
         self.gamma = check_real("gamma", gamma, minimum=0.0)
         self.r = check_real("r", r, minimum=0.0)
         self.t0 = check_real("t0", t0, minimum=0.0, strict=True)
+        self.schedule = _schedule(damping, self.gamma, self.r, self.t0)
         self.geometry = geometry_of(field) if manifold is None else geometry_named(manifold)
 
     def extra_repr(self) -> str:
@@ -76,30 +74,15 @@ class Accelerated(nn.Module):
 
     def friction(self, t: Tensor | float) -> Tensor | float:
         """gamma(t)."""
-        if self.damping == "nesterov":
-            return self.r / (t + self.t0)
-        if self.damping == "heavy_ball":
-            return self.gamma
-        if self.damping == "none":
-            return 0.0
-        return self.damping(t)
+        return self.schedule.gamma(t)
 
     def damping_factor(self, t: Tensor, h: Tensor) -> Tensor:
         """exp(-int_t^{t+h} gamma(s) ds): the exact flow of v' = -gamma(t) v over [t, t + h].
 
         Closed form for "nesterov" (((t + t0) / (t + h + t0))^r), "heavy_ball" and "none";
-        two-point Gauss-Legendre quadrature (order 4) for a callable gamma.
+        two-point Gauss-Legendre quadrature (order 4) for a callable gamma (``Friction``).
         """
-        t = torch.as_tensor(t)
-        h = torch.as_tensor(h, dtype=t.dtype)
-        if self.damping == "nesterov":
-            return ((t + self.t0) / (t + h + self.t0)) ** self.r
-        if self.damping == "heavy_ball":
-            return torch.exp(-self.gamma * h)
-        if self.damping == "none":
-            return torch.ones_like(h)
-        integral = sum(0.5 * h * torch.as_tensor(self.damping(t + c * h)) for c in _GAUSS_NODES)
-        return torch.exp(-integral)
+        return self.schedule.factor(t, h)
 
     def force(self, t: Tensor, x: Tensor) -> Tensor:
         """F(t, x), the first-order field."""
@@ -111,3 +94,16 @@ class Accelerated(nn.Module):
             raise TypeError("Accelerated fields take the state as a tuple (x, v)")
         x, v = state
         return v, self.geometry.acceleration(x, v, self.force(t, x) - self.friction(t) * v)
+
+
+def _schedule(
+    damping: str | Callable[[Tensor], Tensor | float], gamma: float, r: float, t0: float
+) -> Friction:
+    """The ``Friction`` of a damping choice: r / (t + t0), gamma, 0, or the callable."""
+    if callable(damping):
+        return Friction(rate=damping)
+    return {
+        "nesterov": Friction(c_log=r, t0=t0),
+        "heavy_ball": Friction(c_lin=gamma),
+        "none": Friction(),
+    }[damping]

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from dynamics.blocks.transformer import TransformerBlock
-from solvers.learning.transformers import DiscreteTransformer, ODETransformer
+from dynamics import TransformerBlock
+from solvers import DiscreteTransformer, ODETransformer, integrate
 from tests.reference import F64
 
 SHAPE = {"features": 3, "tokens": 6, "classes": 4}
@@ -261,3 +261,31 @@ def test_momentum_flows_refuse_kinetic_and_mismatched_steppers(generator):
         ode(momentum="hamiltonian", method="symplectic_euler", step_size=0.5)(inputs(generator))
     with pytest.raises(TypeError, match="autonomous"):
         DiscreteTransformer.tied(ode(momentum="heavy_ball"), 3)
+
+
+@pytest.mark.parametrize(("method", "per_step"), [("lie_trotter", 1), ("strang", 4)])
+@pytest.mark.parametrize("options", [{}, {"time_basis": "legendre", "basis_size": 2}])
+def test_splitting_methods_run_the_block_by_its_parts(generator, method, per_step, options):
+    """The flow is the splitting method on the block (autonomous or time-dependent), and nfe counts
+    the more-used part as solvers.METHODS does."""
+    model = ode(method=method, step_size=0.25, **options)
+    batch = inputs(generator)
+    states, _ = model.flow(batch)
+    assert model.nfe == 4 * per_step
+    with torch.no_grad():
+        expected = integrate(
+            model.field, model.embed(batch), [0.0, 1.0], method=method, step_size=0.25
+        )
+    torch.testing.assert_close(states, expected, rtol=0, atol=0)
+    assert bool(torch.isfinite(model(batch)).all())
+
+
+def test_a_method_that_cannot_run_the_block_is_refused_at_construction():
+    with pytest.raises(
+        TypeError, match=r"'projected_euler'.*TransformerBlock has geometry euclidean"
+    ):
+        ode(method="projected_euler")
+    with pytest.raises(
+        TypeError, match=r"'leapfrog'.*methods accepting TransformerBlock: .*strang"
+    ):
+        ode(method="leapfrog")

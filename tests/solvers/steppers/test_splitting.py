@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from dynamics import TransformerBlock
+from dynamics import TimeDependent, TransformerBlock
 from solvers import METHODS, integrate, lie_trotter_step
 from tests.dynamics.blocks.test_transformer import randomize
 from tests.reference import F64, fitted_slope
@@ -58,6 +58,17 @@ def smooth_block(norm: str, generator: torch.Generator) -> TransformerBlock:
     return randomize(TransformerBlock(4, 2, 8, norm=norm, activation="tanh"), generator).double()
 
 
+def time_dependent_block(generator: torch.Generator) -> TimeDependent:
+    """A pre-norm block whose weights vary with t: Legendre coefficients c_1, c_2 of size 0.3."""
+    field = TimeDependent(smooth_block("pre", generator), size=3)
+    with torch.no_grad():
+        for coefficient in field.coefficients.values():
+            coefficient[1:] = 0.3 * torch.randn(
+                coefficient[1:].shape, generator=generator, dtype=F64
+            )
+    return field
+
+
 def non_commuting(generator: torch.Generator) -> LinearParts:
     a = 0.5 * torch.randn(4, 4, generator=generator, dtype=F64)
     b = 0.5 * torch.randn(4, 4, generator=generator, dtype=F64)
@@ -66,12 +77,15 @@ def non_commuting(generator: torch.Generator) -> LinearParts:
 
 
 @pytest.mark.parametrize("method", ["lie_trotter", "strang"])
-@pytest.mark.parametrize("case", ["pre", "post", "linear, time-dependent"])
+@pytest.mark.parametrize("case", ["pre", "post", "linear, time-dependent", "time-dependent block"])
 def test_observed_order_as_the_step_halves(method, case, generator):
     """The error at T = 1 falls like h^p (p = 1, 2) against dopri5 at tolerance 1e-13; the parts
     do not commute, so this measures the splitting error as well as the sub-steps'."""
     if case == "linear, time-dependent":
         field = non_commuting(generator)
+        x0 = torch.randn(6, 4, generator=generator, dtype=F64)
+    elif case == "time-dependent block":
+        field = time_dependent_block(generator)
         x0 = torch.randn(6, 4, generator=generator, dtype=F64)
     else:
         field = smooth_block(case, generator)
@@ -163,3 +177,15 @@ def test_fields_without_parts_and_tuple_states_are_refused(method, generator):
         integrate(lambda t, x: -x, x0, [0.0, 1.0], method=method)
     with pytest.raises(TypeError, match=r"integrates tensor states, got a tuple"):
         integrate(LinearParts(torch.eye(3), torch.eye(3)), (x0, x0), [0.0, 1.0], method=method)
+
+
+def test_time_dependent_block_splits_into_its_parts_at_the_weights_of_t(generator):
+    field = time_dependent_block(generator)
+    x = torch.randn(6, 4, generator=generator, dtype=F64)
+    with torch.no_grad():
+        for time in (0.0, 0.4, 1.0):
+            t = torch.tensor(time, dtype=F64)
+            parts = field.attention_part(t, x) + field.mlp_part(t, x)
+            torch.testing.assert_close(parts, field(t, x), rtol=1e-13, atol=1e-13)
+        start, end = (field.attention_part(torch.tensor(s, dtype=F64), x) for s in (0.0, 1.0))
+    assert float((end - start).abs().max()) > 1e-3
