@@ -43,9 +43,10 @@ places, recorded here rather than followed:
 - its practical multi-head block exponentiates the heads' mean logit, exp(mean_h S^h_ij), where
   we average the heads' kernels, (1/H) sum_h exp(S^h_ij) (as our issue specifies).
 
- = exp(S^h_ij) / (n H z_i) (a softmax over heads and keys
-jointly) and c_i = p_i^T B p_i / (2 z_i) + z_i / 2, dH/dS^h_ij = -c_i P^h_ij =: G^h_ij, and S^h_ij
-is bilinear in (x_i, x_j), so
+Closed form of dH/dx (``gradient="closed_form"``; ``"autograd"`` differentiates H instead). With
+P^h_ij = exp(S^h_ij) / (n H z_i) (a softmax over heads and keys jointly) and
+c_i = p_i^T B p_i / (2 z_i) + z_i / 2, dH/dS^h_ij = -c_i P^h_ij =: G^h_ij, and S^h_ij is bilinear
+in (x_i, x_j), so
 
     dH/dx_l = (1/sqrt(d / H)) sum_h [ Q_h^T sum_j G^h_lj k^h_j + K_h^T sum_i G^h_il q^h_i ].
 

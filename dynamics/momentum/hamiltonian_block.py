@@ -17,7 +17,7 @@ the Hamiltonian is that of ``dynamics.HamiltonianAttention`` with this kernel,
 with a trainable symmetric positive definite metric B = L L^T + eps I (L a trainable d x d matrix,
 eps > 0 fixed), so B is SPD for every value of L, with eigenvalues >= eps. As a function of
 (U, P), at H = 1, it is the Hamiltonian of ``HamiltonianAttention`` with query Q, key K, value B
-(``tests/dynamics/test_hamiltonian_block.py`` checks it).
+(``tests/dynamics/momentum/test_hamiltonian_block.py`` checks it).
 
 Why LN_1: without it the attention force -dH/dx, of size z_i |dS/dx| with z_i ~ exp(S), pushes
 the tokens up the interaction energy (1/2) sum_i z_i without bound in R^d, and training diverged
@@ -34,20 +34,20 @@ and a constant friction gamma >= 0 (the heavy-ball friction of ``dynamics.Accele
     x_i' = dH/dp_i = B p_i / z_i,   p_i' = -dH/dx_i + F(x)_i - gamma p_i.
 
 F is not a gradient, so H is not conserved; it still depends on x only, so the explicit
-momentum-first steppers (``solvers.steppers.tao``: ``presymplectic_euler``, ``tao``) apply to it
+momentum-first steppers (``presymplectic_euler``, ``tao`` of ``solvers.steppers``) apply to it
 unchanged: they read ``grad_x`` as the negative of the force on p, and this block's ``grad_x`` is
 dH/dx - F(x) (``attention_gradients`` gives the pure Hamiltonian gradients).
 
 The SympFormer authors' own blocks (github.com/ViktorAJStein/SympFormer) differ: B = I with the
 value and output matrices in the force, the MLP as a separate Nesterov-type step rather than a
 force, a LayerNorm on the momentum stream, learned initial momenta and the eta(t) friction. This
-block keeps one Hamiltonian vector field, so that the solvers of ``solvers.steppers.tao`` and
-the energy identity above apply to it as they are.
+block keeps one Hamiltonian vector field, so that the Hamiltonian steppers of ``solvers.steppers``
+and the energy identity above apply to it as they are.
 
-of ``dynamics.HamiltonianAttention`` at u (the same functions of
-``dynamics.momentum.hamiltonian_attention``: two attention calls, memory O(n d)), and through the
-LayerNorm u = w * n + b, n = (x - mean(x)) / sigma, sigma^2 = var(x) + eps_LN (per token; the
-backward pass of LayerNorm), with g = w * dH/du_l,
+Closed form of dH/dx. dH/du is that of ``dynamics.HamiltonianAttention`` at u (the same functions of
+``dynamics.momentum.hamiltonian_attention``: two attention calls, memory O(n d)), and dH/dx follows
+through the LayerNorm u = w * n + b, n = (x - mean(x)) / sigma, sigma^2 = var(x) + eps_LN (per
+token; the backward pass of LayerNorm), with g = w * dH/du_l,
 
     dH/dx_l = (g - mean(g) - n mean(g * n)) / sigma.
 
