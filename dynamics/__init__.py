@@ -1,7 +1,13 @@
 """Vector fields on token clouds and the observables measured on them.
 
 A token cloud is a tensor of shape (..., n, d); every field is a ``torch.nn.Module`` with
-``forward(t, x) -> dx/dt`` (see ``dynamics.field``).
+``forward(t, x) -> dx/dt`` and a ``geometry`` (``SPHERE`` or ``EUCLIDEAN``); ``dynamics.field``
+declares the kinds of field the solvers accept. Subpackages: ``geometry`` (sphere and R^d),
+``attention`` (attention fields, streaming kernels, weighted clouds), ``momentum`` (accelerated and
+damped Hamiltonian fields, friction), ``mean_field`` (circle velocity, particle-in-cell, Gaussian
+closure), ``blocks`` (transformer blocks, time-dependent weights, LoRA, BERT, in-context layers),
+``observables``; ``sampling``, ``checks`` and ``field`` at the top. Every public name is
+importable from ``dynamics`` itself. ``dynamics`` imports neither ``solvers`` nor ``scenarios``.
 """
 
 from dynamics.attention.linear_attention import (

@@ -27,10 +27,19 @@ from solvers.methods import METHODS, STATE_PARTS, Method
 
 @dataclass(frozen=True)
 class Configured:
-    """A method of ``solvers.METHODS`` with every option set (defaults filled in)."""
+    """A method of ``solvers.METHODS`` with every option set (defaults filled in); build it with
+    ``configure``."""
 
     name: str
     options: Mapping[str, float]
+
+    def __post_init__(self) -> None:
+        declared = _spec(self.name).options
+        if set(self.options) != set(declared):
+            raise ValueError(
+                f"method {self.name!r} takes the options ({', '.join(declared) or 'none'}), got "
+                f"({', '.join(self.options) or 'none'}); build it with solvers.configure"
+            )
 
     @property
     def spec(self) -> Method:
