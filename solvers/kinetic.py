@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from dynamics.checks import check_cloud
 from dynamics.field import VectorField
+from dynamics.geometry.spaces import EUCLIDEAN
 from solvers.contracts import resolve
 from solvers.integrate import integrate
 
@@ -34,8 +35,11 @@ class KineticAugmented(nn.Module):
     """The augmented field (x, k) -> (f(t, x), (1/n) sum_i |f_i(t, x)|^2) of the module docstring.
 
     ``k`` has shape (..., 1, 1) for ``x`` of shape (..., n, d). The wrapped field is a submodule,
-    so ``adjoint=True`` sees its parameters.
+    so ``adjoint=True`` sees its parameters. The augmented state is integrated as a point of a
+    Euclidean space (k is a real number), so its geometry is ``EUCLIDEAN``.
     """
+
+    geometry = EUCLIDEAN
 
     def __init__(self, field: VectorField) -> None:
         super().__init__()
