@@ -94,7 +94,7 @@ def accepts(spec: Method, field: object) -> bool:
         return False
     if spec.states and not set(spec.states) & set(field_states(field)):
         return False
-    return spec.geometry is None or field.geometry is spec.geometry
+    return spec.geometry is None or field.geometry == spec.geometry
 
 
 def methods_for(field: object) -> tuple[str, ...]:

@@ -123,7 +123,7 @@ class AcceleratedLinearAttentionMoments(nn.Module):
                 "AcceleratedLinearAttentionMoments needs Accelerated(LinearAttention(...)), got "
                 f"Accelerated({type(accelerated.field).__name__})"
             )
-        if accelerated.geometry is not EUCLIDEAN:
+        if accelerated.geometry != EUCLIDEAN:
             raise ValueError("the moment equations hold for Euclidean momentum dynamics only")
         self.accelerated = accelerated
 

@@ -1,7 +1,7 @@
 """Geometry as a value: where a field's tokens live, and the maps the steppers need there.
 
-Every field exposes ``geometry``, one of the two values below; steppers and wrappers read it and
-never a string.
+Every field exposes ``geometry``, one of the two values below (copies and pickles stay the same
+object); steppers and wrappers read it and never a string.
 
 - ``SPHERE`` (``Sphere``): tokens on S^{d-1} (post-LayerNorm). P_x v = v - <x, v> x, retraction
   x / |x|, geodesic step exp_x(v) = cos|v| x + sin|v| v/|v|, free motion along great circles.
@@ -27,6 +27,10 @@ class Sphere:
     """The unit sphere S^{d-1} (row-wise over the last dimension)."""
 
     name: ClassVar[str] = "sphere"
+
+    def __reduce__(self) -> str:
+        """Copies and pickles are ``SPHERE`` itself."""
+        return "SPHERE"
 
     def project(self, x: Tensor, v: Tensor) -> Tensor:
         """P_x v = v - <x, v> x."""
@@ -54,6 +58,10 @@ class Euclidean:
     """R^d: no constraint."""
 
     name: ClassVar[str] = "euclidean"
+
+    def __reduce__(self) -> str:
+        """Copies and pickles are ``EUCLIDEAN`` itself."""
+        return "EUCLIDEAN"
 
     def project(self, x: Tensor, v: Tensor) -> Tensor:
         """v."""

@@ -29,7 +29,7 @@ def check_on_sphere(name: str, field: VectorField, x0: State) -> None:
 
 def check_phase_space(name: str, field: VectorField, x0: State) -> None:
     """(x, v) on the field's geometry: on the sphere x has unit rows and <x_i, v_i> = 0."""
-    if field.geometry is not SPHERE:
+    if field.geometry != SPHERE:
         return
     x, v = x0
     check_unit_rows(name, x)
