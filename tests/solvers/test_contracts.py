@@ -38,8 +38,8 @@ def _cloud(generator: torch.Generator, d: int, *, sphere: bool) -> torch.Tensor:
     return torch.randn(5, d, generator=generator, dtype=F64)
 
 
-def _time_dependent_block() -> TimeDependent:
-    block = TimeDependent(TransformerBlock(4, 1, 8).double(), size=2)
+def _time_dependent_block(norm: str = "pre") -> TimeDependent:
+    block = TimeDependent(TransformerBlock(4, 1, 8, norm=norm).double(), size=2)
     with torch.no_grad():
         for coefficient in block.coefficients.values():
             coefficient[1] = 0.1 * torch.randn_like(coefficient[1])
@@ -74,6 +74,11 @@ KINDS: dict[str, tuple[Callable[[], object], Callable[[torch.Generator], object]
         0.0,
     ),
     "time-dependent block": (_time_dependent_block, lambda g: _cloud(g, 4, sphere=False), 0.0),
+    "time-dependent post-norm block": (
+        lambda: _time_dependent_block("post"),
+        lambda g: _cloud(g, 4, sphere=True),
+        0.0,
+    ),
     "hamiltonian attention": (
         lambda: HamiltonianAttention(2),
         lambda g: (_cloud(g, 2, sphere=False), 0.1 * _cloud(g, 2, sphere=False)),
@@ -138,6 +143,8 @@ def test_methods_for_names_the_kinds_the_table_declares():
     )
     assert "projected_euler" not in methods_for(SelfAttention(3, manifold="euclidean"))
     assert set(methods_for(TransformerBlock(4, 1, 8))) >= {"lie_trotter", "strang"}
+    post = TimeDependent(TransformerBlock(4, 1, 8, norm="post"))
+    assert set(methods_for(post)) >= {"projected_euler", "lie_trotter", "strang"}
     assert set(methods_for(Accelerated(SelfAttention(3)))) >= {"leapfrog", "nesterov_layer"}
     hamiltonian = set(methods_for(HamiltonianAttention(2)))
     assert hamiltonian >= {"tao", "presymplectic_euler"}
