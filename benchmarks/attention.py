@@ -7,8 +7,8 @@ Measured, for x uniform on S^{d-1} (n tokens, batch 1, float32, beta = 1, d in {
 * ``naive``: ``softmax(beta x x^T) x`` with the explicit n x n matrix;
 * ``SA softmax``: ``SelfAttention(d)(t, x)`` (softmax normalization, tangent projection);
 * ``SA uniform``: ``SelfAttention(d, normalization="uniform")(t, x)`` (USA, no gradient tracked,
-  so it takes the fused path of ``dynamics.streaming.attention_with_lse``);
-* ``streaming kernel``: ``dynamics.streaming.streaming_attention`` alone, the kernel the uniform
+  so it takes the fused path of ``dynamics.attention_with_lse``);
+* ``streaming kernel``: ``dynamics.streaming_attention`` alone, the kernel the uniform
   path uses when a derivative is tracked (for information, no target).
 
 Targets: SA softmax within 1.15x of SDPA and at least 2.5x faster than naive; SA uniform within
@@ -31,10 +31,7 @@ import benchlib
 import torch
 import torch.nn.functional as F
 
-from dynamics.attention import SelfAttention
-from dynamics.sampling import uniform_sphere
-from dynamics.sphere import project_tangent
-from dynamics.streaming import streaming_attention
+from dynamics import SelfAttention, project_tangent, streaming_attention, uniform_sphere
 
 SDPA, NAIVE, SOFTMAX, UNIFORM, STREAM = (
     "SDPA",

@@ -24,9 +24,8 @@ import sys
 import benchlib
 import torch
 
-from dynamics.attention import SelfAttention
-from dynamics.sampling import uniform_sphere
-from solvers.integrate import integrate
+from dynamics import SelfAttention, uniform_sphere
+from solvers import integrate
 
 TARGET = 20.0  # loop time / batched time, at least
 

@@ -49,7 +49,7 @@ CHUNK = 1000
 
 def von_mises_angles(n: int) -> torch.Tensor:
     """n angles of the von Mises law, kappa = 2, mean 0 (float64, seed 0)."""
-    from dynamics.sampling import von_mises_fisher
+    from dynamics import von_mises_fisher
 
     generator = torch.Generator().manual_seed(0)
     x = von_mises_fisher(n, [1.0, 0.0], 2.0, generator=generator, dtype=torch.float64)
@@ -59,7 +59,7 @@ def von_mises_angles(n: int) -> torch.Tensor:
 def pic_worker(n: int, steps: int, cells: int) -> dict:
     """``steps`` rk2 steps of PIC on n particles (the ``PIC`` case), after a warm-up on 1000;
     n = 0: the baseline (the same imports and warm-up, no large input)."""
-    from solvers.particle_in_cell import particle_in_cell_circle
+    from solvers import particle_in_cell_circle
 
     theta = von_mises_angles(max(n, 1000))
     particle_in_cell_circle(theta[:1000], [0.0, 0.02], 1.0, cells=cells, step_size=0.01)
@@ -74,7 +74,7 @@ def pic_worker(n: int, steps: int, cells: int) -> dict:
 
 def grid_worker(cells: int, steps: int) -> dict:
     """``steps`` SSP-RK3 steps of the grid solver on ``cells`` cells (the ``grid`` case)."""
-    from solvers.vlasov_grid import solve_vlasov_circle
+    from solvers import solve_vlasov_circle
 
     h = 2 * math.pi / cells
     centres = h * (torch.arange(cells, dtype=torch.float64) + 0.5)

@@ -9,7 +9,7 @@ batch 1, float32, beta = 1) and doing the work of the case:
 * ``SA softmax``: one ``SelfAttention(d)(t, x)``, after one warm-up call on the first 1024
   tokens (which loads the kernels' code, a fixed cost of a few tens of MiB for some kernels);
 * ``SA uniform``: one ``SelfAttention(d, normalization="uniform")(t, x)`` (fused path);
-* ``streaming kernel``: one ``dynamics.streaming.streaming_attention(x, x, x)``, the kernel the
+* ``streaming kernel``: one ``dynamics.streaming_attention(x, x, x)``, the kernel the
   uniform path uses when a derivative is tracked (for information, no target).
 
 Target: peak RSS under 1.5 GiB for SA softmax (and the uniform path, reported alongside); the
@@ -50,8 +50,7 @@ def child(case: str, n: int, d: int, device: str) -> None:
     x = (x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)).to(device)
     seconds = 0.0
     if case != "baseline":
-        from dynamics.attention import SelfAttention
-        from dynamics.streaming import streaming_attention
+        from dynamics import SelfAttention, streaming_attention
 
         t = torch.zeros((), device=device)
         normalization = "uniform" if case == "SA uniform" else "softmax"

@@ -1,45 +1,94 @@
 """Vector fields on token clouds and the observables measured on them.
 
 A token cloud is a tensor of shape (..., n, d); every field is a ``torch.nn.Module`` with
-``forward(t, x) -> dx/dt`` (see ``dynamics.field``).
+``forward(t, x) -> dx/dt`` and a ``geometry`` (``SPHERE`` or ``EUCLIDEAN``); ``dynamics.field``
+declares the kinds of field the solvers accept. Subpackages: ``geometry`` (sphere and R^d),
+``attention`` (attention fields, streaming kernels, weighted clouds), ``momentum`` (accelerated and
+damped Hamiltonian fields, friction), ``mean_field`` (circle velocity, particle-in-cell, Gaussian
+closure), ``blocks`` (transformer blocks, time-dependent weights, LoRA, BERT, in-context layers),
+``observables``; ``sampling``, ``checks`` and ``field`` at the top. Every public name is
+importable from ``dynamics`` itself. ``dynamics`` imports neither ``solvers`` nor ``scenarios``.
 """
 
-from dynamics.accelerated import DAMPINGS, Accelerated
-from dynamics.attention import MANIFOLDS, NORMALIZATIONS, SelfAttention
-from dynamics.bert import BertBlockField, BertConfig, BertEncoder, BertLayer
-from dynamics.blocks import FeedForward, MultiHeadAttention, TransformerBlock
-from dynamics.circle import CIRCLE_NORMALIZATIONS, CircleVelocity, circle_kernels, circle_velocity
-from dynamics.distances import (
-    sliced_wasserstein2,
-    w1_particles_grid,
-    wasserstein2,
-    wasserstein_circle,
+from dynamics.attention.linear_attention import (
+    AcceleratedLinearAttentionMoments,
+    LinearAttention,
+    LinearAttentionMoments,
+    second_moment,
 )
-from dynamics.energy_gap import relative_energy_gap
-from dynamics.field import State, VectorField
-from dynamics.gaussian_closure import GaussianAttentionMoments
-from dynamics.hamiltonian_attention import GRADIENTS, HamiltonianAttention
-from dynamics.hamiltonian_block import HamiltonianBlock
-from dynamics.in_context import (
+from dynamics.attention.self_attention import NORMALIZATIONS, SelfAttention
+from dynamics.attention.sinkhorn import sinkhorn_attention, sinkhorn_matrix, sinkhorn_potentials
+from dynamics.attention.streaming import (
+    attention_with_lse,
+    fused_kernel_serves,
+    softmax_attention,
+    streaming_attention,
+)
+from dynamics.attention.weighted import WithMasses, check_masses
+from dynamics.blocks.bert import (
+    PARTS,
+    PROJECTIONS,
+    BertBlockField,
+    BertConfig,
+    BertEncoder,
+    BertLayer,
+    mean_pool,
+)
+from dynamics.blocks.bert_weights import MODEL_PACKAGE, load_bert, pretrained_module, tokenize
+from dynamics.blocks.in_context import (
     gradient_flow_prediction,
     gradient_step_attention,
     in_context_prediction,
     least_squares_attention,
     prompt,
 )
-from dynamics.linear_attention import (
-    AcceleratedLinearAttentionMoments,
-    LinearAttention,
-    LinearAttentionMoments,
-    second_moment,
+from dynamics.blocks.lora import TARGETS as LORA_TARGETS
+from dynamics.blocks.lora import LoRA
+from dynamics.blocks.time_dependent import (
+    BASES,
+    SplitTimeDependent,
+    TimeDependent,
+    basis_functions,
 )
-from dynamics.linear_hamiltonian import (
+from dynamics.blocks.transformer import FeedForward, MultiHeadAttention, TransformerBlock
+from dynamics.checks import check_choice, check_cloud, check_int, check_real
+from dynamics.field import (
+    GeometricField,
+    HamiltonianField,
+    MomentumField,
+    SplitField,
+    State,
+    VectorField,
+    geometry_of,
+)
+from dynamics.geometry.spaces import (
+    EUCLIDEAN,
+    GEOMETRIES,
+    SPHERE,
+    Euclidean,
+    Geometry,
+    Sphere,
+    geometry_named,
+)
+from dynamics.geometry.sphere import exp_map, geodesic_flow, normalize, project_tangent
+from dynamics.mean_field.circle import (
+    CIRCLE_NORMALIZATIONS,
+    CircleVelocity,
+    circle_kernels,
+    circle_velocity,
+)
+from dynamics.mean_field.gaussian_closure import GaussianAttentionMoments
+from dynamics.mean_field.particle_in_cell import ParticleInCellVelocity, deposit
+from dynamics.momentum.accelerated import DAMPINGS, Accelerated
+from dynamics.momentum.hamiltonian_attention import GRADIENTS, HamiltonianAttention
+from dynamics.momentum.hamiltonian_block import HamiltonianBlock
+from dynamics.momentum.linear_hamiltonian import (
     LinearHamiltonianAttention,
     LinearHamiltonianMoments,
     phase_space_moments,
 )
-from dynamics.lora import LoRA
-from dynamics.observables import (
+from dynamics.observables.bert import effective_rank, masked_cluster_count, mean_pairwise_cosine
+from dynamics.observables.cloud import (
     cluster_count,
     cluster_labels,
     interaction_energy,
@@ -47,7 +96,15 @@ from dynamics.observables import (
     min_pairwise_cosine,
     pairwise_cosines,
 )
-from dynamics.partitions import adjusted_rand_index
+from dynamics.observables.distances import (
+    sliced_wasserstein2,
+    w1_particles_grid,
+    wasserstein2,
+    wasserstein_circle,
+)
+from dynamics.observables.energy_gap import relative_energy_gap
+from dynamics.observables.partitions import adjusted_rand_index
+from dynamics.optional import optional_module
 from dynamics.sampling import (
     gaussian,
     separated_groups,
@@ -56,24 +113,20 @@ from dynamics.sampling import (
     uniform_sphere,
     von_mises_fisher,
 )
-from dynamics.sinkhorn import sinkhorn_attention, sinkhorn_matrix, sinkhorn_potentials
-from dynamics.sphere import exp_map, geodesic_flow, normalize, project_tangent
-from dynamics.streaming import (
-    attention_with_lse,
-    fused_kernel_serves,
-    softmax_attention,
-    streaming_attention,
-)
-from dynamics.time_dependent import BASES, TimeDependent, basis_functions
-from dynamics.weighted import WithMasses, check_masses
 
 __all__ = [
     "BASES",
     "CIRCLE_NORMALIZATIONS",
     "DAMPINGS",
+    "EUCLIDEAN",
+    "GEOMETRIES",
     "GRADIENTS",
-    "MANIFOLDS",
+    "LORA_TARGETS",
+    "MODEL_PACKAGE",
     "NORMALIZATIONS",
+    "PARTS",
+    "PROJECTIONS",
+    "SPHERE",
     "Accelerated",
     "AcceleratedLinearAttentionMoments",
     "BertBlockField",
@@ -81,17 +134,26 @@ __all__ = [
     "BertEncoder",
     "BertLayer",
     "CircleVelocity",
+    "Euclidean",
     "FeedForward",
     "GaussianAttentionMoments",
+    "GeometricField",
+    "Geometry",
     "HamiltonianAttention",
     "HamiltonianBlock",
+    "HamiltonianField",
     "LinearAttention",
     "LinearAttentionMoments",
     "LinearHamiltonianAttention",
     "LinearHamiltonianMoments",
     "LoRA",
+    "MomentumField",
     "MultiHeadAttention",
+    "ParticleInCellVelocity",
     "SelfAttention",
+    "Sphere",
+    "SplitField",
+    "SplitTimeDependent",
     "State",
     "TimeDependent",
     "TransformerBlock",
@@ -100,25 +162,39 @@ __all__ = [
     "adjusted_rand_index",
     "attention_with_lse",
     "basis_functions",
+    "check_choice",
+    "check_cloud",
+    "check_int",
     "check_masses",
+    "check_real",
     "circle_kernels",
     "circle_velocity",
     "cluster_count",
     "cluster_labels",
+    "deposit",
+    "effective_rank",
     "exp_map",
     "fused_kernel_serves",
     "gaussian",
     "geodesic_flow",
+    "geometry_named",
+    "geometry_of",
     "gradient_flow_prediction",
     "gradient_step_attention",
     "in_context_prediction",
     "interaction_energy",
     "least_squares_attention",
+    "load_bert",
     "log_interaction_energy",
+    "masked_cluster_count",
+    "mean_pairwise_cosine",
+    "mean_pool",
     "min_pairwise_cosine",
     "normalize",
+    "optional_module",
     "pairwise_cosines",
     "phase_space_moments",
+    "pretrained_module",
     "project_tangent",
     "prompt",
     "relative_energy_gap",
@@ -132,6 +208,7 @@ __all__ = [
     "sphere_mixture",
     "spread_directions",
     "streaming_attention",
+    "tokenize",
     "uniform_sphere",
     "von_mises_fisher",
     "w1_particles_grid",

@@ -1,9 +1,9 @@
 """Initial token clouds: samples of initial measures on S^{d-1} and R^d.
 
-Every sampler returns a tensor of shape (*batch_shape, n, d) of i.i.d. points (the uniform
-empirical measure; masses, where wanted, are given separately, see ``dynamics.weighted``), draws
-all its randomness from ``generator`` (same seed, same cloud) and uses ``dtype`` and ``device``,
-which default to those of the tensor arguments (else torch's defaults).
+Every sampler returns a tensor of shape (*batch_shape, n, d) of i.i.d. points (the uniform empirical
+measure; masses, where wanted, are given separately, see ``dynamics.attention.weighted``), draws all
+its randomness from ``generator`` (same seed, same cloud) and uses ``dtype`` and ``device``, which
+default to those of the tensor arguments (else torch's defaults).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import math
 import torch
 from torch import Tensor
 
+from dynamics.attention.weighted import check_simplex
 from dynamics.checks import check_int, check_real
-from dynamics.sphere import normalize, project_tangent
-from dynamics.weighted import check_simplex
+from dynamics.geometry.sphere import normalize, project_tangent
 
 # Deterministic repulsion that spreads k > 2 d centres on S^{d-1} (``spread_directions``): a
 # large Riesz exponent approaches the max-min-angle (Tammes) problem; at s = 64 the minimum angle

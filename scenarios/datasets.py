@@ -25,8 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dynamics.checks import check_int, check_real
-from dynamics.optional import optional_module
+from dynamics import check_int, check_real, optional_module
 
 MNIST1D_LENGTH = 40
 """Steps of an MNIST-1D signal."""

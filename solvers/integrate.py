@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 import torchdiffeq
@@ -10,8 +11,9 @@ from torch import Tensor, nn
 
 from dynamics.checks import check_real
 from dynamics.field import State, VectorField
-from solvers.grid import step_grid, steps_per_interval
-from solvers.methods import METHODS, Method
+from solvers.contracts import MethodLike, check_method, check_step_size, resolve
+from solvers.grid import fixed_steps, step_grid
+from solvers.methods import Method
 
 
 def integrate(
@@ -19,7 +21,7 @@ def integrate(
     x0: State,
     t: Tensor | Sequence[float],
     *,
-    method: str = "dopri5",
+    method: MethodLike = "dopri5",
     step_size: float | None = None,
     rtol: float = 1e-7,
     atol: float = 1e-9,
@@ -34,7 +36,10 @@ def integrate(
             separately (the error norm is the largest per-system RMS), so solving a batch together
             is as accurate as solving each system alone.
         t: strictly monotone output times; they take ``x0``'s dtype and device.
-        method: a name in ``solvers.METHODS``.
+        method: a name in ``solvers.METHODS``, or a method with options
+            (``solvers.configure("tao", omega=10.0)``). The method's contract (field kind,
+            geometry, state shape and values) is checked once, before any work
+            (``solvers.check_method``).
         step_size: fixed-step methods only: each output interval is cut into
             ceil(length / step_size) equal steps (one step when None), see ``solvers.grid``.
         rtol, atol: adaptive methods only: relative and absolute error tolerances.
@@ -44,34 +49,27 @@ def integrate(
     Returns:
         The trajectory, shape (len(t), *x0.shape); a tuple of such for tuple states.
     """
-    spec = _check_method(method)
+    configured = resolve(method)
     _check_state(x0)
     times = _check_times(t, x0)
-    if step_size is not None:
-        step_size = check_real("step_size", step_size, minimum=0.0, strict=True)
-        if spec.adaptive:
-            raise ValueError(
-                f"step_size={step_size:g} applies to fixed-step methods; the adaptive method "
-                f"{method!r} chooses its own steps from rtol and atol"
-            )
+    step_size = check_step_size(configured, step_size)
     rtol = check_real("rtol", rtol, minimum=0.0, strict=True)
     atol = check_real("atol", atol, minimum=0.0, strict=True)
     if not isinstance(adjoint, bool):
         raise TypeError(f"adjoint={adjoint!r} must be a bool")
+    check_method(configured, field, x0)
+    spec = configured.spec
     if spec.stepper is not None:
         if adjoint:
             raise ValueError(
-                f"adjoint=True needs a torchdiffeq method; {method!r} is our own stepper and "
-                "backpropagates through its steps"
+                f"adjoint=True needs a torchdiffeq method; {configured.name!r} is our own stepper "
+                "and backpropagates through its steps"
             )
-        return _integrate_fixed(spec, field, x0, times, step_size, method)
-    return _integrate_torchdiffeq(field, x0, times, method, spec, step_size, rtol, atol, adjoint)
-
-
-def _check_method(method: object) -> Method:
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method={method!r} is unknown; valid methods: {', '.join(METHODS)}")
-    return METHODS[method]
+        step = partial(spec.stepper, **configured.options)
+        return fixed_steps(step, field, x0, times, step_size)
+    return _integrate_torchdiffeq(
+        field, x0, times, configured.name, spec, step_size, rtol, atol, adjoint
+    )
 
 
 def _check_state(x0: object) -> None:
@@ -98,22 +96,6 @@ def _check_times(t: object, x0: State) -> Tensor:
     if not (bool((steps > 0).all()) or bool((steps < 0).all())):
         raise ValueError("t must be strictly increasing or strictly decreasing")
     return times
-
-
-def _integrate_fixed(
-    spec: Method, field: VectorField, x0: State, t: Tensor, step_size: float | None, name: str
-) -> State:
-    spec.check(name, field, x0)
-    grid = step_grid(t, step_size)
-    states, x, step = [x0], x0, 0
-    for count in steps_per_interval(t, step_size):
-        for _ in range(count):
-            x = spec.stepper(field, grid[step], x, grid[step + 1] - grid[step])
-            step += 1
-        states.append(x)
-    if isinstance(x0, tuple):
-        return tuple(torch.stack(parts) for parts in zip(*states, strict=True))
-    return torch.stack(states)
 
 
 def _integrate_torchdiffeq(

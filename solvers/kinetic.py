@@ -26,16 +26,20 @@ from torch import Tensor, nn
 
 from dynamics.checks import check_cloud
 from dynamics.field import VectorField
+from dynamics.geometry.spaces import EUCLIDEAN
+from solvers.contracts import resolve
 from solvers.integrate import integrate
-from solvers.methods import METHODS
 
 
 class KineticAugmented(nn.Module):
     """The augmented field (x, k) -> (f(t, x), (1/n) sum_i |f_i(t, x)|^2) of the module docstring.
 
     ``k`` has shape (..., 1, 1) for ``x`` of shape (..., n, d). The wrapped field is a submodule,
-    so ``adjoint=True`` sees its parameters.
+    so ``adjoint=True`` sees its parameters. The augmented state is integrated as a point of a
+    Euclidean space (k is a real number), so its geometry is ``EUCLIDEAN``.
     """
+
+    geometry = EUCLIDEAN
 
     def __init__(self, field: VectorField) -> None:
         super().__init__()
@@ -74,11 +78,11 @@ def integrate_with_kinetic(
         (len(t), ...): K(t_0) = 0 and K(t_j) = int_{t_0}^{t_j} (1/n) sum_i |f_i|^2 ds.
     """
     check_cloud("x0", x0)
-    method = options.get("method", "dopri5")
-    if method in METHODS and METHODS[method].source != "torchdiffeq":
+    method = resolve(options.get("method", "dopri5"))
+    if method.spec.source != "torchdiffeq":
         raise ValueError(
-            f"method={method!r} steps a particular state (sphere or phase space) and cannot carry "
-            "the kinetic energy; use a torchdiffeq method (e.g. euler, rk4, dopri5)"
+            f"method={method.name!r} steps a particular state (sphere or phase space) and cannot "
+            "carry the kinetic energy; use a torchdiffeq method (e.g. euler, rk4, dopri5)"
         )
     k0 = x0.new_zeros((*x0.shape[:-2], 1, 1))
     xs, ks = integrate(KineticAugmented(field), (x0, k0), t, **options)

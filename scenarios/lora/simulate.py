@@ -102,7 +102,7 @@ def perturbed_weights(
     (``LoRA.rescale_``), so a size of 0 gives W exactly.
     """
     shape = (len(config.ranks), len(eps), config.systems, config.d, config.d)
-    weights = {name: torch.empty(shape, dtype=DTYPE) for name in dynamics.lora.TARGETS}
+    weights = {name: torch.empty(shape, dtype=DTYPE) for name in dynamics.LORA_TARGETS}
     field_ = base_field(config)
     with torch.no_grad():
         for i, rank in enumerate(config.ranks):

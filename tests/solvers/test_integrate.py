@@ -9,11 +9,16 @@ import torch
 import torchdiffeq
 from torchdiffeq._impl.odeint import SOLVERS as TORCHDIFFEQ_SOLVERS
 
-from dynamics import Accelerated, SelfAttention, uniform_sphere
+from dynamics import (
+    SPHERE,
+    Accelerated,
+    GeometricField,
+    MomentumField,
+    SelfAttention,
+    VectorField,
+    uniform_sphere,
+)
 from solvers import METHODS, integrate, step_grid
-from solvers.phase_space_steppers import check_phase_space
-from solvers.splitting_steppers import check_split_field
-from solvers.tao_steppers import check_presymplectic, check_tao
 from tests.reference import F64, equiangular, equiangular_rho, fitted_slope
 
 
@@ -45,7 +50,7 @@ def test_every_torchdiffeq_method_is_in_the_table():
 class CountingField(torch.nn.Module):
     """A field that counts its evaluations."""
 
-    manifold = "sphere"
+    geometry = SPHERE
 
     def __init__(self) -> None:
         super().__init__()
@@ -62,14 +67,15 @@ class CountingField(torch.nn.Module):
         name
         for name, spec in METHODS.items()
         if spec.evaluations is not None
-        and spec.check not in (check_split_field, check_tao, check_presymplectic)
+        and spec.accepts in (VectorField, GeometricField, MomentumField)
     ],
 )
 def test_evaluations_per_step_are_what_the_table_says(method, cloud):
-    """Splitting methods count their two parts separately (tests/solvers/test_splitting.py),
-    Hamiltonian methods their gradient evaluations (tests/solvers/test_tao.py)."""
+    """Splitting methods count their two parts separately (tests/solvers/steppers/
+    test_splitting.py), Hamiltonian methods their gradient evaluations (tests/solvers/steppers/
+    test_tao.py)."""
     counter = CountingField()
-    momentum = METHODS[method].check is check_phase_space
+    momentum = METHODS[method].accepts is MomentumField
     field = Accelerated(counter) if momentum else counter
     state = (cloud, torch.zeros_like(cloud)) if momentum else cloud
     integrate(field, state, torch.linspace(0, 1, 11, dtype=F64), method=method)
