@@ -53,8 +53,9 @@ def cluster_tol_field(default: float = 1e-2) -> Any:
 
 def method_field(default: str, help: str, sample: object) -> Any:
     """``method: str``: a name in ``solvers.METHODS`` that accepts fields like ``sample`` (a
-    small instance of the field the scenario integrates)."""
-    return param(default, f"integration method; {help}", one_of(solvers.METHODS))
+    small instance of the field the scenario integrates), by the contract each method declares
+    (``solvers.methods_for``)."""
+    return param(default, f"integration method; {help}", one_of(solvers.methods_for(sample)))
 
 
 def rtol_field(default: float = 1e-6) -> Any:
@@ -77,12 +78,9 @@ def step_size_field() -> Any:
 
 
 def check_step_size(method: str, step_size: float) -> None:
-    """Refuse a step_size > 0 with an adaptive method (it chooses its own steps)."""
-    if step_size > 0 and solvers.METHODS[method].adaptive:
-        raise ValueError(
-            f"step_size={step_size:g} applies to fixed-step methods only; method={method!r} is "
-            "adaptive (set step_size=0, or a fixed-step method)"
-        )
+    """Refuse a step_size > 0 with an adaptive method (``solvers.check_step_size``; 0 means one
+    step per output interval)."""
+    solvers.check_step_size(method, step_size or None)
 
 
 def device_check() -> Check:
