@@ -7,7 +7,7 @@ import socket
 import pytest
 import torch
 
-from scenarios.datasets import digits, mnist1d, patches, standardised
+from scenarios.train.datasets import digits, mnist1d, patches, standardised
 
 
 @pytest.fixture

