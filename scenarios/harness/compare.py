@@ -26,16 +26,24 @@ def metric_differences(
     """
     where = path or "(top)"
     if isinstance(before, dict) and isinstance(after, dict):
+
+        def child(key: str) -> str:
+            return f"{path}.{key}" if path else key
+
         lines = [
-            f"{path}.{key}: only before" for key in before.keys() - after.keys() if not is_timing(key)
+            f"{child(key)}: only before"
+            for key in before.keys() - after.keys()
+            if not is_timing(key)
         ]
         lines += [
-            f"{path}.{key}: only after" for key in after.keys() - before.keys() if not is_timing(key)
+            f"{child(key)}: only after"
+            for key in after.keys() - before.keys()
+            if not is_timing(key)
         ]
         for key in before.keys() & after.keys():
             if not is_timing(key):
                 lines += metric_differences(
-                    before[key], after[key], rtol=rtol, atol=atol, path=f"{path}.{key}".lstrip(".")
+                    before[key], after[key], rtol=rtol, atol=atol, path=child(key)
                 )
         return sorted(lines)
     if isinstance(before, list) and isinstance(after, list):
