@@ -10,11 +10,11 @@
    ``--subset`` seeds and the time for all seeds extrapolated linearly (each seed's solve is
    independent and costs about the same); the output says so. Target: batched at least 20x
    faster than separate.
-2. ``workers``: ``attnflow sweep``'s local backend (``scenarios.sweep.run_sweep``) on a 40-point
-   sweep (10 betas x 4 dimensions, ``--point-seeds`` seeds of n = 32 each, T = 10), with 1 worker
-   (the points run in the sweep process) and with 2 worker processes, each run into a fresh
-   directory; rounds interleaved (see ``benchlib``). Throughput = points / wall time, pool start
-   included. Target: 2 workers at least 1.7x the throughput of 1 on a 2-core machine.
+2. ``workers``: ``attnflow sweep``'s local backend (``scenarios.harness.sweep.run_sweep``) on a
+   40-point sweep (10 betas x 4 dimensions, ``--point-seeds`` seeds of n = 32 each, T = 10),
+   with 1 worker (the points run in the sweep process) and with 2 worker processes, each run into
+   a fresh directory; rounds interleaved (see ``benchlib``). Throughput = points / wall time,
+   pool start included. Target: 2 workers at least 1.7x the throughput of 1 on a 2-core machine.
 
 Both parts report the share of the CPU that other processes used while they ran
 (``benchlib.MachineLoad``): on a shared machine the two-worker run competes with them for the
@@ -40,8 +40,8 @@ from scenarios.clustering import (
     solve_run,
     sweep_point,
 )
-from scenarios.sweep import plan_sweep, run_sweep
-from scenarios.threads import torch_threads
+from scenarios.harness.sweep import plan_sweep, run_sweep
+from scenarios.harness.threads import torch_threads
 
 BATCH_TARGET = 20.0
 WORKERS_TARGET = 1.7

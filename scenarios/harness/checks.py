@@ -68,9 +68,15 @@ class Check:
     choices: tuple[str, ...] = ()
 
     def __call__(self, name: str, value: object) -> None:
-        """Refuse ``value`` for the field ``name`` unless it is accepted."""
+        """Refuse ``value`` for the field ``name`` unless it is accepted; a misspelled choice
+        (alone or in a tuple) is answered with the closest one."""
         if not self.accepts(value):
-            hint = did_you_mean(value, self.choices) if isinstance(value, str) else ""
+            unknown = [
+                item
+                for item in (value if isinstance(value, tuple) else (value,))
+                if isinstance(item, str) and item not in self.choices
+            ]
+            hint = did_you_mean(unknown[0], self.choices) if unknown and self.choices else ""
             raise ValueError(
                 f"{name}={show(value)} is not accepted{hint}; expected {self.accepted}"
             )
@@ -141,7 +147,11 @@ def items(
             and all(each.accepts(item) for item in value)
         )
 
-    return Check(accepts, f"{count} {'distinct ' if distinct else ''}values, each {each.accepted}")
+    return Check(
+        accepts,
+        f"{count} {'distinct ' if distinct else ''}values, each {each.accepted}",
+        each.choices,
+    )
 
 
 def boolean() -> Check:

@@ -26,11 +26,15 @@ def metric_differences(
     """
     where = path or "(top)"
     if isinstance(before, dict) and isinstance(after, dict):
-        lines = [f"{path}.{key}: only before" for key in _untimed(before.keys() - after.keys())]
-        lines += [f"{path}.{key}: only after" for key in _untimed(after.keys() - before.keys())]
+
+        def child(key: str) -> str:
+            return f"{path}.{key}" if path else key
+
+        lines = [f"{child(key)}: only before" for key in _untimed(before.keys() - after.keys())]
+        lines += [f"{child(key)}: only after" for key in _untimed(after.keys() - before.keys())]
         for key in _untimed(before.keys() & after.keys()):
             lines += metric_differences(
-                before[key], after[key], rtol=rtol, atol=atol, path=f"{path}.{key}".lstrip(".")
+                before[key], after[key], rtol=rtol, atol=atol, path=child(key)
             )
         return sorted(lines)
     if isinstance(before, list) and isinstance(after, list):

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from scenarios.cli import main
 from scenarios.clustering import ClusteringConfig
-from scenarios.config import config_fields
+from scenarios.harness.cli import main
+from scenarios.harness.config import config_fields
+from scenarios.harness.registry import all_scenarios
 from tests.scenarios.helpers import TINY_SET
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def _run(capsys, *args: str) -> tuple[int, str, str]:
 
 def _command(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "scenarios.cli", *args],
+        [sys.executable, "-m", "scenarios.harness.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -36,11 +37,14 @@ def _command(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_list_names_the_clustering_scenario(capsys):
+def test_list_names_every_scenario_with_its_summary(capsys):
     code, out, err = _run(capsys, "list")
     assert code == 0 and err == ""
-    assert out.startswith("clustering ")
-    assert "self-attention" in out
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == list(all_scenarios())
+    for line, scenario in zip(lines, all_scenarios().values(), strict=True):
+        assert line.endswith(scenario.summary)
+    assert "self-attention" in next(line for line in lines if line.startswith("clustering "))
 
 
 def test_run_help_lists_every_field_with_type_default_and_meaning(capsys):
@@ -53,6 +57,34 @@ def test_run_help_lists_every_field_with_type_default_and_meaning(capsys):
         assert (info.default_text or '""') in line
         assert info.help.split()[0] in line
     assert "tuple[float, ...]  1,4,9" in out
+
+
+def _meanings(help_text: str, names: list[str]) -> dict[str, str]:
+    """The MEANING column of ``run NAME --help`` per field, its wrapped lines joined by spaces."""
+    lines = help_text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("  KEY "))
+    column = lines[header].index("MEANING")
+    meanings: dict[str, list[str]] = {}
+    for line in lines[header + 1 :]:
+        if not line.strip():
+            break
+        if line[2:3] != " ":
+            meanings[line.split()[0]] = []
+        meanings[next(reversed(meanings))].append(line[column:])
+    assert list(meanings) == names
+    return {name: " ".join(parts) for name, parts in meanings.items()}
+
+
+@pytest.mark.parametrize("name", list(all_scenarios()))
+def test_run_help_shows_each_fields_help_then_its_checks_phrase(name, capsys):
+    code, out, err = _run(capsys, "run", name, "--help")
+    assert code == 0 and err == ""
+    infos = config_fields(all_scenarios()[name].config)
+    meanings = _meanings(out, [info.name for info in infos])
+    for info in infos:
+        expected = info.help if info.check is None else f"{info.help} ({info.check.accepted})"
+        # compared without whitespace: the wrapping may break a line after a hyphen
+        assert "".join(meanings[info.name].split()) == "".join(expected.split()), info.name
 
 
 def test_run_help_without_a_name_lists_the_scenarios(capsys):
@@ -116,6 +148,8 @@ def test_seed_changes_the_initial_cloud_and_overrides_set(tmp_path, capsys):
     key = "softmax/beta=2"
     start_1 = metrics_1["runs"][key]["initial_normalized_energy"]
     assert start_1 != metrics_2["runs"][key]["initial_normalized_energy"]
+    for metrics in (metrics_1, metrics_1_again):
+        del metrics["wall_time_s"]  # the runner's timings: the only part that may differ
     assert metrics_1_again == metrics_1  # the same seed reproduces the run exactly
 
 
@@ -129,7 +163,7 @@ REFUSALS = [
     (["--set", "T=nan"], ["T='nan'", "finite"]),
     (["--set", "betas=-1,2"], ["betas=-1,2", ">= 0"]),
     (["--set", "betas=1,x"], ["betas='1,x'", "'x'"]),
-    (["--set", "betas="], ["betas=(empty)", "non-empty"]),
+    (["--set", "betas="], ["betas=(empty)", "1 or more"]),
     (["--set", "normalizations=softmx"], ["'softmx'", "did you mean 'softmax'"]),
     (["--set", "method=dopri6"], ["method='dopri6'", "dopri5"]),
     (["--set", "figures=maybe"], ["figures='maybe'", "true/false"]),
@@ -137,7 +171,7 @@ REFUSALS = [
     (["--set", "snapshot_times=0,99"], ["snapshot_times=0,99", "[0, T]"]),
     (["--set", "n"], ["'n'", "KEY=VALUE"]),
     (["--seed", "abc"], ["--seed", "'abc'"]),
-    (["--seed", "-3"], ["seed=-3", ">= 0"]),
+    (["--seed", "-3"], ["seed=-3", "[0, 2^63)"]),
     (["--device", "tpu"], ["device='tpu'", "cpu, cuda"]),
     (["--config", "missing.toml"], ["missing.toml", "cannot read"]),
 ]

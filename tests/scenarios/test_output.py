@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from scenarios import clustering
-from scenarios.cli import main
-from scenarios.output import staged_output, write_json
-from scenarios.runner import run_scenario
-from scenarios.style import figure_style, new_figure, save_figure
+from scenarios.harness.cli import main
+from scenarios.harness.output import staged_output, write_json
+from scenarios.harness.registry import all_scenarios
+from scenarios.harness.runner import run_scenario
+from scenarios.harness.style import figure_style, new_figure, save_figure
 from tests.scenarios.helpers import TINY_SET
 
 
 def _fail_after_a_figure(error: BaseException):
-    """A scenario ``run`` that writes one figure into its staging dir, then raises ``error``."""
+    """A ``simulate(config, out_dir)`` that writes one figure into its staging dir, then raises
+    ``error``."""
 
-    def run(config, out_dir: Path) -> dict:
+    def simulate(config, out_dir: Path) -> None:
         with figure_style():
             fig = new_figure(2.0, 2.0)
             fig.add_subplot().plot([0, 1], [0, 1])
@@ -27,7 +29,15 @@ def _fail_after_a_figure(error: BaseException):
         assert all(path.exists() for path in written)
         raise error
 
-    return run
+    return simulate
+
+
+def _break_clustering(monkeypatch, error: BaseException) -> None:
+    """Make the registered clustering scenario's simulate write a file, then raise ``error``."""
+    broken = replace(
+        all_scenarios()["clustering"], simulate=_fail_after_a_figure(error), keeps_files=True
+    )
+    monkeypatch.setitem(all_scenarios(), "clustering", broken)
 
 
 @pytest.mark.parametrize(
@@ -39,7 +49,7 @@ def _fail_after_a_figure(error: BaseException):
     ],
 )
 def test_failed_run_leaves_nothing_behind(error, code, message, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(clustering, "run", _fail_after_a_figure(error))
+    _break_clustering(monkeypatch, error)
     out_dir = tmp_path / "new" / "deeper" / "out"
     assert main(["run", "clustering", "--set", *TINY_SET, "--out", str(out_dir)]) == code
     err = capsys.readouterr().err
@@ -49,10 +59,24 @@ def test_failed_run_leaves_nothing_behind(error, code, message, tmp_path, monkey
 
 
 def test_unexpected_error_propagates_and_leaves_nothing(tmp_path, monkeypatch, tiny_config):
-    monkeypatch.setattr(clustering, "run", _fail_after_a_figure(ZeroDivisionError("bug")))
+    _break_clustering(monkeypatch, ZeroDivisionError("bug"))
     with pytest.raises(ZeroDivisionError):
         run_scenario("clustering", tiny_config, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_in_figures_or_metrics_leaves_nothing(tmp_path, monkeypatch, tiny_config):
+    """simulate succeeded; drawing or measuring fails: still nothing in or beside out_dir."""
+    scenario = all_scenarios()["clustering"]
+
+    def broken(config, result):
+        raise ValueError("cannot draw")
+
+    for part in ("figures", "metrics"):
+        monkeypatch.setitem(all_scenarios(), "clustering", replace(scenario, **{part: broken}))
+        with pytest.raises(ValueError, match="cannot draw"):
+            run_scenario("clustering", tiny_config, tmp_path / "new" / "out")
+        assert list(tmp_path.iterdir()) == [], part
 
 
 def test_failed_run_keeps_an_existing_output_dir_untouched(tmp_path, monkeypatch, capsys):
@@ -60,7 +84,7 @@ def test_failed_run_keeps_an_existing_output_dir_untouched(tmp_path, monkeypatch
     assert main(["run", "clustering", "--set", *TINY_SET, "--out", str(out_dir)]) == 0
     (out_dir / "notes.txt").write_text("mine")
     before = {path.name: path.read_bytes() for path in out_dir.iterdir()}
-    monkeypatch.setattr(clustering, "run", _fail_after_a_figure(RuntimeError("boom")))
+    _break_clustering(monkeypatch, RuntimeError("boom"))
     assert main(["run", "clustering", "--set", *TINY_SET, "seed=5", "--out", str(out_dir)]) == 1
     assert {path.name: path.read_bytes() for path in out_dir.iterdir()} == before
     assert [path.name for path in tmp_path.iterdir()] == ["out"]

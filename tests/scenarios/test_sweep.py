@@ -19,10 +19,12 @@ from torch import Tensor
 import dynamics
 import solvers
 from scenarios import clustering
-from scenarios.cli import main
 from scenarios.clustering import ClusteringConfig, initial_cloud, initial_clouds, simulate
-from scenarios.config import ConfigError
-from scenarios.sweep import JOURNAL_FILE, SPEC_FILE, TABLE_FILE, SweepTable, plan_sweep
+from scenarios.clustering.sweep import _first_single_cluster
+from scenarios.harness.cli import main
+from scenarios.harness.config import ConfigError
+from scenarios.harness.registry import all_scenarios
+from scenarios.harness.sweep import JOURNAL_FILE, SPEC_FILE, TABLE_FILE, SweepTable, plan_sweep
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,7 +66,7 @@ def test_batched_seed_solve_equals_per_seed_solves(monkeypatch):
         shapes.append(tuple(x0.shape))
         return integrate(field, x0, *args, **kwargs)
 
-    monkeypatch.setattr(clustering.solvers, "integrate", counted)
+    monkeypatch.setattr(solvers, "integrate", counted)
     rows = clustering.sweep_point(config, seeds)
     assert shapes == [(2, 8, 3)] * 4  # one batched solve per (normalization, beta) run
     shapes.clear()
@@ -116,7 +118,7 @@ def test_first_single_cluster_is_the_first_time_of_one_cluster():
     expected = torch.where(single.any(0), single.int().argmax(0), -1)
     assert 0 < int((expected >= 0).sum()) < systems  # both outcomes occur
     assert bool(((counts == 1) & (dynamics.min_pairwise_cosine(xs) < 1 - tol)).any())  # chains
-    assert torch.equal(clustering._first_single_cluster(xs * 2.5, tol), expected)
+    assert torch.equal(_first_single_cluster(xs * 2.5, tol), expected)
 
 
 def test_plan_builds_every_point_config():
@@ -125,7 +127,7 @@ def test_plan_builds_every_point_config():
     assert sweep.points[1] == {"betas": 1.0, "d": 3}
     assert sweep.configs[1].betas == (1.0,) and sweep.configs[1].d == 3
     assert {config.n for config in sweep.configs} == {16}
-    assert sweep.configs[0].method == "dopri5"  # the scenario's SWEEP_DEFAULTS
+    assert sweep.configs[0].method == "dopri5"  # the scenario's sweep defaults
     assert sweep.key_columns == ("betas", "d", "seed", "normalization", "beta")
 
 
@@ -152,7 +154,9 @@ REFUSALS = [
 @pytest.mark.parametrize(("args", "expected"), REFUSALS, ids=[" ".join(a) for a, _ in REFUSALS])
 def test_bad_sweeps_are_refused_before_any_work(args, expected, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(clustering, "sweep_point", _no_work)
+    declared = all_scenarios()["clustering"]
+    no_work = replace(declared, sweep=replace(declared.sweep, point=_no_work))
+    monkeypatch.setitem(all_scenarios(), "clustering", no_work)
     code = main(["sweep", "clustering", *args])
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
@@ -163,7 +167,8 @@ def test_bad_sweeps_are_refused_before_any_work(args, expected, tmp_path, monkey
 
 
 def test_a_scenario_without_sweep_support_is_refused(tmp_path, capsys):
-    assert main(["sweep", "in_context", "--out", str(tmp_path / "s")]) == 2
+    name = next(name for name, scenario in all_scenarios().items() if scenario.sweep is None)
+    assert main(["sweep", name, "--out", str(tmp_path / "s")]) == 2
     assert "does not support sweeps" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
@@ -210,7 +215,16 @@ def test_a_sweep_interrupted_by_sigint_resumes_to_the_same_table(reference, tmp_
 
 def _interrupt_after_two_points(out: Path) -> tuple[int, str]:
     """Run the sweep in a subprocess, send SIGINT once two points are saved; (exit code, stderr)."""
-    command = [sys.executable, "-m", "scenarios.cli", *SWEEP, "--out", str(out), "--workers", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "scenarios.harness.cli",
+        *SWEEP,
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with subprocess.Popen(
         command,

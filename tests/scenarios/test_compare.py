@@ -1,0 +1,75 @@
+"""``scenarios.harness.compare``: two runs' metrics, the same to rounding, timings left out."""
+
+from __future__ import annotations
+
+import json
+
+from scenarios.harness.compare import compare_runs, is_timing, metric_differences
+
+BEFORE = {
+    "scenario": "clustering",
+    "runs": {"softmax/beta=1": {"final_cluster_count": 1, "energy": [0.5, 0.75]}},
+    "wall_time_s": {"simulate": 1.0},
+    "best": None,
+}
+
+
+def _changed(path: tuple, value: object) -> dict:
+    after = json.loads(json.dumps(BEFORE))
+    target = after
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return after
+
+
+def test_identical_metrics_have_no_differences():
+    assert metric_differences(BEFORE, json.loads(json.dumps(BEFORE))) == []
+
+
+def test_a_number_beyond_rtol_is_reported_with_its_path():
+    after = _changed(("runs", "softmax/beta=1", "energy", 1), 0.75 * (1 + 1e-4))
+    differences = metric_differences(BEFORE, after, rtol=1e-6)
+    assert len(differences) == 1
+    assert differences[0].startswith("runs.softmax/beta=1.energy[1]: 0.75 before, 0.75007")
+
+
+def test_a_number_within_rtol_is_not_reported():
+    after = _changed(("runs", "softmax/beta=1", "energy", 1), 0.75 * (1 + 1e-8))
+    assert metric_differences(BEFORE, after, rtol=1e-6) == []
+    assert metric_differences(BEFORE, after, rtol=1e-10) != []
+
+
+def test_timing_keys_are_skipped():
+    after = _changed(("wall_time_s",), {"simulate": 99.0, "figures": 3.0})
+    after["timings_s"] = {"figures": 2.0}  # present after only, and a timing
+    after["runs"]["softmax/beta=1"]["train_seconds"] = 4.0
+    assert metric_differences(BEFORE, after) == []
+    assert is_timing("wall_time_s") and is_timing("solve_seconds") and is_timing("x_s")
+    assert not is_timing("energy")
+
+
+def test_a_missing_key_a_changed_string_and_a_changed_length_are_reported():
+    after = json.loads(json.dumps(BEFORE))
+    del after["runs"]["softmax/beta=1"]["final_cluster_count"]
+    after["scenario"] = "lora"
+    after["runs"]["softmax/beta=1"]["energy"].append(1.0)
+    after["extra"] = 1
+    assert metric_differences(BEFORE, after) == [
+        "extra: only after",
+        "runs.softmax/beta=1.energy: 2 items before, 3 after",
+        "runs.softmax/beta=1.final_cluster_count: only before",
+        "scenario: 'clustering' before, 'lora' after",
+    ]
+    assert metric_differences(BEFORE, _changed(("best",), 0.1)) == ["best: None before, 0.1 after"]
+
+
+def test_compare_runs_reads_both_metrics_files(tmp_path):
+    for name, metrics in (("a", BEFORE), ("b", _changed(("runs", "softmax/beta=1"), {}))):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
+    assert compare_runs(tmp_path / "a", tmp_path / "a") == []
+    assert compare_runs(tmp_path / "a", tmp_path / "b") == [
+        "runs.softmax/beta=1.energy: only before",
+        "runs.softmax/beta=1.final_cluster_count: only before",
+    ]
