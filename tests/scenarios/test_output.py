@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from scenarios.harness.cli import main
-from scenarios.harness.output import staged_output, write_json
+from scenarios.harness.config import ConfigError
+from scenarios.harness.output import staged_run, write_json
 from scenarios.harness.registry import all_scenarios
 from scenarios.harness.runner import run_scenario
 from scenarios.harness.style import figure_style, new_figure, save_figure
@@ -92,12 +93,12 @@ def test_failed_run_keeps_an_existing_output_dir_untouched(tmp_path, monkeypatch
     assert main(["run", "clustering", "--set", *TINY_SET, "seed=5", "--out", str(out_dir)]) == 0
     capsys.readouterr()
     assert json.loads((out_dir / "config.json").read_text())["seed"] == 5  # replaced
-    assert (out_dir / "notes.txt").read_text() == "mine"  # other files are left alone
+    assert not (out_dir / "notes.txt").exists()  # the directory describes exactly one run
 
 
-def test_staged_output_moves_files_only_on_success(tmp_path):
+def test_staged_run_moves_files_only_on_success(tmp_path):
     out_dir = tmp_path / "a" / "out"
-    with staged_output(out_dir) as staging:
+    with staged_run(out_dir) as staging:
         assert staging.parent == out_dir.parent and staging.is_dir()
         (staging / "one.txt").write_text("1")
         (staging / "sub").mkdir()
@@ -108,10 +109,10 @@ def test_staged_output_moves_files_only_on_success(tmp_path):
     assert sorted(path.name for path in out_dir.parent.iterdir()) == ["out"]
 
 
-def test_staged_output_refuses_a_file_as_output_dir(tmp_path):
+def test_staged_run_refuses_a_file_as_output_dir(tmp_path):
     target = tmp_path / "file"
     target.write_text("")
-    with pytest.raises(NotADirectoryError), staged_output(target):
+    with pytest.raises(ConfigError, match="not a directory"), staged_run(target):
         pass
 
 
