@@ -18,7 +18,7 @@ from solvers.contracts import (
     methods_for,
 )
 from solvers.grid import fixed_steps, step_grid, steps_per_interval
-from solvers.integrate import integrate
+from solvers.integration import integrate
 from solvers.kinetic import KineticAugmented, integrate_with_kinetic, kinetic_rate
 from solvers.learning.transformers import DiscreteTransformer, ODETransformer
 from solvers.mean_field.particle_in_cell import PIC_STEPPERS, particle_in_cell_circle

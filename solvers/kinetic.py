@@ -28,7 +28,7 @@ from dynamics.checks import check_cloud
 from dynamics.field import VectorField
 from dynamics.geometry.spaces import EUCLIDEAN
 from solvers.contracts import resolve
-from solvers.integrate import integrate
+from solvers.integration import integrate
 
 
 class KineticAugmented(nn.Module):

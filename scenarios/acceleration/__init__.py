@@ -45,7 +45,7 @@ from scenarios.acceleration.problems import (
     sphere_problem,
     variant_field,
 )
-from scenarios.acceleration.simulate import (
+from scenarios.acceleration.simulation import (
     FLOWS,
     LAYERS,
     Results,

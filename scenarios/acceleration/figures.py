@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from scenarios.acceleration.config import AccelerationConfig
-from scenarios.acceleration.simulate import Results
+from scenarios.acceleration.simulation import Results
 from scenarios.harness import FULL_WIDTH, figure_style, new_figure
 from scenarios.harness.curve_plots import (
     GAP_FLOOR,

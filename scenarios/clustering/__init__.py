@@ -28,7 +28,7 @@ sphere, and the solver's departure from it is reported as ``max_norm_error``.
 
 from scenarios.clustering.config import NORMALIZATIONS, ClusteringConfig
 from scenarios.clustering.figures import make_figures
-from scenarios.clustering.simulate import (
+from scenarios.clustering.simulation import (
     RunResult,
     initial_cloud,
     metrics,

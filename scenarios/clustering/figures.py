@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 
 from scenarios.clustering.config import ClusteringConfig
-from scenarios.clustering.simulate import RunResult
+from scenarios.clustering.simulation import RunResult
 from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure
 from scenarios.harness.token_plots import draw_disk, draw_sphere, view_angles
 

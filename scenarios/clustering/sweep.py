@@ -13,7 +13,7 @@ from torch import Tensor
 
 import dynamics
 from scenarios.clustering.config import ClusteringConfig
-from scenarios.clustering.simulate import initial_cloud, output_times, solve_run
+from scenarios.clustering.simulation import initial_cloud, output_times, solve_run
 from scenarios.harness import SweepSpec
 
 _OBSERVABLE_BLOCK = 1 << 22

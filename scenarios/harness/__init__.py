@@ -36,7 +36,7 @@ from scenarios.harness.fields import (
     threads_field,
 )
 from scenarios.harness.output import staged_run, write_json
-from scenarios.harness.progress import progress
+from scenarios.harness.progress_bars import progress
 from scenarios.harness.registry import all_scenarios, get_scenario
 from scenarios.harness.runner import default_out_dir, run_scenario
 from scenarios.harness.scenario import Scenario, SweepSpec

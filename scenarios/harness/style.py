@@ -16,7 +16,7 @@ import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from scenarios.harness.progress import progress
+from scenarios.harness.progress_bars import progress
 
 FULL_WIDTH = 7.0
 """Width in inches of a full-width figure (text width of a two-column paper)."""

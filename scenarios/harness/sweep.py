@@ -71,7 +71,7 @@ from scenarios.harness.config import (
 )
 from scenarios.harness.memory import check_memory
 from scenarios.harness.output import current_umask, jsonable
-from scenarios.harness.progress import progress
+from scenarios.harness.progress_bars import progress
 from scenarios.harness.registry import all_scenarios, get_scenario
 from scenarios.harness.scenario import Scenario, SweepSpec
 from scenarios.harness.sweep_backends import open_backend

@@ -33,7 +33,7 @@ falls below ``target`` (null if never). Figures are drawn by ``scenarios.in_cont
 from scenarios.harness import Scenario
 from scenarios.in_context.config import InContextConfig
 from scenarios.in_context.figures import make_figures
-from scenarios.in_context.simulate import (
+from scenarios.in_context.simulation import (
     FLOW_METHODS,
     LAYER_METHODS,
     Results,

@@ -14,7 +14,7 @@ from scenarios.analysis import Curve
 from scenarios.harness import FULL_WIDTH, figure_style, new_figure
 from scenarios.harness.curve_plots import draw_gap, draw_target
 from scenarios.in_context.config import InContextConfig
-from scenarios.in_context.simulate import Results
+from scenarios.in_context.simulation import Results
 
 LAYER_LABELS = {
     "gd": "plain layers (Euler = GD)",

@@ -31,7 +31,7 @@ and the cluster counts (figures: ``scenarios.layers.figures``).
 from scenarios.harness import Scenario
 from scenarios.layers.config import ACTIVATIONS, LayersConfig
 from scenarios.layers.figures import make_figures
-from scenarios.layers.simulate import (
+from scenarios.layers.simulation import (
     DISTANCES,
     LAYER_RULES,
     VARIANTS,

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure
 from scenarios.layers.config import LayersConfig
-from scenarios.layers.simulate import VariantResults
+from scenarios.layers.simulation import VariantResults
 from solvers import METHODS
 
 RULE_LABELS = {

@@ -37,7 +37,7 @@ from scenarios.lora.config import LoraConfig
 from scenarios.lora.figures import make_figures
 from scenarios.lora.gronwall import GronwallFit, fit_gronwall, growth
 from scenarios.lora.report import by_rank_and_eps, eps_slopes, metrics, summary_lines
-from scenarios.lora.simulate import (
+from scenarios.lora.simulation import (
     Results,
     WeightFamily,
     base_field,

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure
 from scenarios.harness.token_plots import draw_disk, draw_sphere, view_angles
 from scenarios.lora.config import LoraConfig
-from scenarios.lora.simulate import Results
+from scenarios.lora.simulation import Results
 
 
 def make_figures(config: LoraConfig, results: Results) -> dict[str, Figure]:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from scenarios.lora.config import LoraConfig
-from scenarios.lora.simulate import Results
+from scenarios.lora.simulation import Results
 
 
 def eps_slopes(config: LoraConfig, results: Results) -> dict[str, float | None]:

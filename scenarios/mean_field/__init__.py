@@ -47,7 +47,7 @@ from scenarios.mean_field.initial import (
     mixture_density,
     on_circle,
 )
-from scenarios.mean_field.simulate import (
+from scenarios.mean_field.simulation import (
     METHODS,
     REFERENCE_SLOPE,
     MethodRuns,

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure
 from scenarios.mean_field.config import MeanFieldConfig
-from scenarios.mean_field.simulate import Results
+from scenarios.mean_field.simulation import Results
 
 LABELS = {"exact": "exact particles, O(n²) field", "pic": "particle-in-cell"}
 MARKERS = {

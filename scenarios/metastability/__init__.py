@@ -44,8 +44,8 @@ beta, from the same clouds for every beta. Figures: ``scenarios.metastability.fi
 from scenarios.harness import Scenario
 from scenarios.metastability.config import NORMALIZATIONS, MetastabilityConfig
 from scenarios.metastability.figures import make_figures
-from scenarios.metastability.plateaus import first_plateau, plateaus
-from scenarios.metastability.simulate import (
+from scenarios.metastability.plateau_analysis import first_plateau, plateaus
+from scenarios.metastability.simulation import (
     BetaRun,
     MetastabilityResult,
     beta_metrics,

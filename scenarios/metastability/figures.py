@@ -18,7 +18,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure
 from scenarios.metastability.config import MetastabilityConfig
-from scenarios.metastability.simulate import BetaRun, MetastabilityResult
+from scenarios.metastability.simulation import BetaRun, MetastabilityResult
 
 COLUMNS = 3
 """Panels per row of the per-beta figures."""

@@ -28,7 +28,7 @@ beside the figures; ``attnflow plot phase OUT/sweep ...`` draws other views of i
 from scenarios.harness import Scenario
 from scenarios.phase_diagram.config import PhaseDiagramConfig, sweep_of
 from scenarios.phase_diagram.figures import make_figures
-from scenarios.phase_diagram.simulate import (
+from scenarios.phase_diagram.simulation import (
     equiangular_cluster_time,
     equiangular_rate,
     metrics,

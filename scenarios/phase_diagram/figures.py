@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from scenarios.harness.sweep_plots import SweepResults, heat_map, line_plot, resolve_value
 from scenarios.phase_diagram.config import PhaseDiagramConfig
-from scenarios.phase_diagram.simulate import PROBABILITY, TIME, equiangular_cluster_time
+from scenarios.phase_diagram.simulation import PROBABILITY, TIME, equiangular_cluster_time
 
 
 def make_figures(config: PhaseDiagramConfig, results: SweepResults) -> dict[str, Figure]:

@@ -33,7 +33,7 @@ from scenarios.harness import Scenario
 from scenarios.pretrained.config import LAYERS, WIDTH, PretrainedConfig
 from scenarios.pretrained.figures import make_figures
 from scenarios.pretrained.sentences import SENTENCES
-from scenarios.pretrained.simulate import (
+from scenarios.pretrained.simulation import (
     OBSERVABLES,
     Results,
     albert_runs,

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from scenarios.harness import FULL_WIDTH, figure_style, new_figure
 from scenarios.pretrained.config import PretrainedConfig
-from scenarios.pretrained.simulate import Results
+from scenarios.pretrained.simulation import Results
 
 LABELS = {
     "mean_pairwise_cosine": "mean pairwise cosine",

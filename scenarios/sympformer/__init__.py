@@ -75,7 +75,7 @@ from scenarios.sympformer.problem import (
     potential_gap,
     trajectory,
 )
-from scenarios.sympformer.simulate import (
+from scenarios.sympformer.simulation import (
     FLOWS,
     H_TOLERANCE,
     LAYERS,

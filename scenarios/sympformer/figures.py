@@ -19,7 +19,7 @@ from scenarios.harness.curve_plots import (
     draw_target,
 )
 from scenarios.sympformer.config import SympformerConfig
-from scenarios.sympformer.simulate import Results
+from scenarios.sympformer.simulation import Results
 
 LABELS = {**MOMENTUM_LABELS, "hamiltonian": "Hamiltonian (SympFormer)"}
 LAYER_LABELS = {

@@ -51,7 +51,7 @@ from scenarios.harness import Scenario
 from scenarios.train.config import MOMENTUM_METHODS, TrainConfig
 from scenarios.train.datasets import Dataset, digits, mnist1d
 from scenarios.train.figures import make_figures
-from scenarios.train.simulate import (
+from scenarios.train.simulation import (
     TrainResult,
     best_lambda,
     measure,

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from scenarios.harness import FULL_WIDTH, figure_style, new_figure
 from scenarios.train.config import MOMENTUM_METHODS, TrainConfig
 from scenarios.train.datasets import Dataset
-from scenarios.train.simulate import TrainResult, paths
+from scenarios.train.simulation import TrainResult, paths
 from scenarios.train.training import Trained
 
 FIRST_ORDER = (None, "none")

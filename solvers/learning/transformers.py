@@ -63,7 +63,7 @@ from dynamics.geometry.sphere import normalize
 from dynamics.momentum.accelerated import Accelerated
 from dynamics.momentum.hamiltonian_block import HamiltonianBlock
 from solvers.contracts import MethodLike, check_method, check_step_size
-from solvers.integrate import integrate
+from solvers.integration import integrate
 from solvers.kinetic import integrate_with_kinetic, kinetic_rate
 from solvers.learning.counting import counted
 

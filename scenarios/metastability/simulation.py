@@ -17,7 +17,7 @@ import solvers
 from scenarios.analysis import fit_power_law, max_decrease
 from scenarios.harness import progress
 from scenarios.metastability.config import MetastabilityConfig
-from scenarios.metastability.plateaus import first_plateau, plateaus
+from scenarios.metastability.plateau_analysis import first_plateau, plateaus
 from scenarios.metastability.stability import most_unstable_mode
 
 NAME = "metastability"
