@@ -8,6 +8,7 @@ grid of config values and seeds, and plot a sweep's table.
     attnflow sweep SCENARIO --grid KEY=V1,V2,... [--grid ...] [--seeds N] [--set KEY=VALUE ...]
                    [--backend local|dask] [--address tcp://HOST:PORT] [--workers K] [--out DIR]
     attnflow plot phase DIR --x KEY [--y KEY] --value NAME
+    attnflow compare BEFORE AFTER [--rtol R]     # two runs' metrics.json, timings left out
 
 A sweep (``scenarios.harness.sweep``) appends each finished point to DIR/results.jsonl and
 results.csv; an interrupted sweep exits with status 128 + the signal's number (130 for Ctrl-C) and
@@ -24,6 +25,7 @@ command.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -33,6 +35,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from scenarios.harness.compare import compare_runs
 from scenarios.harness.config import ConfigError, config_fields, resolve_config
 from scenarios.harness.output import check_output_dir
 from scenarios.harness.registry import all_scenarios, get_scenario
@@ -106,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.run_parser = run  # type: ignore[attr-defined]
     _add_sweep_parser(commands)
     _add_plot_parser(commands)
+    _add_compare_parser(commands)
     return parser
 
 
@@ -167,6 +171,21 @@ def _add_plot_parser(commands: argparse._SubParsersAction) -> None:
     plot.add_argument("--x", required=True, metavar="KEY", help="key column on the x axis")
     plot.add_argument("--y", metavar="KEY", help="key column on the y axis (a heat map)")
     plot.add_argument("--value", required=True, metavar="NAME", help="what to show")
+
+
+def _add_compare_parser(commands: argparse._SubParsersAction) -> None:
+    compare = commands.add_parser(
+        "compare",
+        help="compare two runs' metrics.json: same numbers to rounding, same keys and strings",
+        usage=f"{PROG} compare BEFORE AFTER [--rtol R]",
+        description="Prints one line per difference (its path in metrics.json, both values) and "
+        "exits with 1 if there is any, 0 if none. Timings are left out.",
+    )
+    compare.add_argument("before", metavar="BEFORE", type=Path, help="a run directory")
+    compare.add_argument("after", metavar="AFTER", type=Path, help="a run directory")
+    compare.add_argument(
+        "--rtol", metavar="R", type=float, default=1e-6, help="relative tolerance (1e-6)"
+    )
 
 
 def scenario_help(name: str) -> str:
@@ -285,6 +304,8 @@ def _main(argv: list[str]) -> int:
         paths = plot_phase(args.directory, x=args.x, y=args.y, value=args.value)
         print(f"wrote {', '.join(str(path) for path in paths)}")
         return EXIT_OK
+    if args.command == "compare":
+        return _compare(args)
     if args.help:
         print(scenario_help(args.name) if args.name else _run_help(parser))
         return EXIT_OK
@@ -346,6 +367,20 @@ def _sweep(args: argparse.Namespace) -> int:
         f"in {report.seconds:.1f} s"
     )
     return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """``attnflow compare``: the differences between two runs' metrics, one per line."""
+    if not (math.isfinite(args.rtol) and args.rtol >= 0):
+        raise ConfigError(f"--rtol {args.rtol!r} is not accepted; expected a number >= 0")
+    try:
+        differences = compare_runs(args.before, args.after, rtol=args.rtol)
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"cannot compare {str(args.before)!r} and {str(args.after)!r}: {error}"
+        ) from None
+    print("\n".join(differences) if differences else "same metrics")
+    return EXIT_FAILED if differences else EXIT_OK
 
 
 def _run_help(parser: argparse.ArgumentParser) -> str:

@@ -73,3 +73,20 @@ def test_compare_runs_reads_both_metrics_files(tmp_path):
         "runs.softmax/beta=1.energy: only before",
         "runs.softmax/beta=1.final_cluster_count: only before",
     ]
+
+
+def test_the_compare_command_exits_1_with_one_line_per_difference(tmp_path, capsys):
+    from scenarios.harness.cli import main
+
+    for name, value in (("before", 1.0), ("after", 1.5)):
+        (tmp_path / name).mkdir()
+        metrics = {"scenario": "x", "runs": {"a": value, "b": 2.0}, "wall_time_s": {"x": value}}
+        (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
+    before, after = str(tmp_path / "before"), str(tmp_path / "after")
+    assert main(["compare", before, before]) == 0
+    assert capsys.readouterr().out.strip() == "same metrics"
+    assert main(["compare", before, after]) == 1
+    assert capsys.readouterr().out.splitlines() == ["runs.a: 1.0 before, 1.5 after"]
+    assert main(["compare", before, after, "--rtol", "0.5"]) == 0
+    assert main(["compare", before, str(tmp_path / "missing")]) == 2
+    assert "cannot compare" in capsys.readouterr().err
