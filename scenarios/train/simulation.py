@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def measure(config: TrainConfig, trained: Trained, data: Dataset) -> dict[str, o
     test_accuracy = accuracy(model, data.x_test, data.y_test)
     evaluations = getattr(model, "nfe", config.layers)  # of that forward pass over the test set
     states, energy = paths(config, model, data.x_test)
-    return {
+    measured = {
         "lambda": trained.lam,
         "momentum": getattr(model, "momentum", None),
         "method": model.solver_options["method"] if isinstance(model, ODETransformer) else None,
@@ -86,6 +87,17 @@ def measure(config: TrainConfig, trained: Trained, data: Dataset) -> dict[str, o
         "straightness": float(straightness(states).mean()),
         "final_train_loss": trained.history["train_loss"][-1],
     }
+    broken = [
+        key
+        for key, value in measured.items()
+        if isinstance(value, float) and not math.isfinite(value)
+    ]
+    if broken:
+        raise RuntimeError(
+            f"model {trained.name!r} measured non-finite {', '.join(broken)}: the trained model "
+            "is unusable; lower lr or check the checkpoint it resumed from"
+        )
+    return measured
 
 
 def simulate(config: TrainConfig, out_dir: Path) -> TrainResult:

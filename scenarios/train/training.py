@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from scenarios.harness import config_to_dict, progress
+from scenarios.harness import ConfigError, config_to_dict, progress
 from scenarios.train.config import MOMENTUM_METHODS, TrainConfig
 from scenarios.train.datasets import Dataset, mnist1d
 from solvers import DiscreteTransformer, ODETransformer
@@ -124,18 +124,73 @@ def _checkpoint_config(config: TrainConfig) -> dict[str, object]:
     }
 
 
+CHECKPOINT_KEYS = {
+    "model": dict,
+    "optimizer": dict,
+    "scheduler": dict,
+    "epoch": int,
+    "history": dict,
+    "config": dict,
+}
+"""What a checkpoint written by ``train_model`` holds, and each entry's type."""
+
+
 def read_checkpoint(path: Path, config: TrainConfig) -> dict:
-    """A checkpoint written by ``train_model``, refused (ValueError) if its config differs."""
-    checkpoint = torch.load(path, map_location=config.device, weights_only=True)
+    """A checkpoint written by ``train_model`` (loaded with ``weights_only=True``: tensors and
+    plain containers only). ConfigError, one line naming the file, when it cannot be read, does
+    not hold a checkpoint's entries, was trained with a different config, ran more epochs than
+    ``config.epochs``, or holds non-finite weights."""
+    try:
+        checkpoint = torch.load(path, map_location=config.device, weights_only=True)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"resume={config.resume!r} holds no checkpoint {path.name} ({str(path)!r}); resume "
+            "from the output directory of a train run with the same models"
+        ) from None
+    except Exception as error:  # torch.load raises many types for damaged files
+        raise ConfigError(
+            f"checkpoint {str(path)!r} cannot be read ({type(error).__name__}): it is damaged "
+            "or not a checkpoint written by attnflow run train"
+        ) from None
+    wrong = [
+        key
+        for key, kind in CHECKPOINT_KEYS.items()
+        if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get(key), kind)
+    ]
+    if wrong:
+        raise ConfigError(
+            f"checkpoint {str(path)!r} is not a checkpoint written by attnflow run train "
+            f"(missing or wrong: {', '.join(wrong)})"
+        )
     saved, current = checkpoint["config"], _checkpoint_config(config)
     different = sorted(key for key in current if saved.get(key) != current[key])
     if different:
-        raise ValueError(
+        raise ConfigError(
             f"resume={config.resume!r}: checkpoint {path.name} was trained with different "
             f"{', '.join(f'{key}={saved.get(key)!r}' for key in different)}; only "
             f"{', '.join(UNCHECKED_ON_RESUME)} may change on resume"
         )
+    if checkpoint["epoch"] > config.epochs:
+        raise ConfigError(
+            f"epochs={config.epochs} is not accepted with resume={config.resume!r}: checkpoint "
+            f"{path.name} already ran {checkpoint['epoch']} epochs; expected epochs >= "
+            f"{checkpoint['epoch']}"
+        )
+    weights = checkpoint["model"].values()
+    if not all(torch.is_tensor(w) and bool(torch.isfinite(w).all()) for w in weights):
+        raise ConfigError(f"checkpoint {str(path)!r} holds non-finite weights: it cannot resume")
     return checkpoint
+
+
+def check_finite(name: str, epoch: int, loss: float, model: nn.Module, lr: float) -> None:
+    """RuntimeError, one line, when training ``name`` diverged in ``epoch`` (1-based): the loss
+    or a weight is not finite."""
+    weights_finite = all(bool(torch.isfinite(weight).all()) for weight in model.parameters())
+    if not (math.isfinite(loss) and weights_finite):
+        what = f"loss {loss:.3g}" + ("" if weights_finite else " and non-finite weights")
+        raise RuntimeError(
+            f"training of {name!r} diverged in epoch {epoch}: {what}; lower lr (now {lr:g})"
+        )
 
 
 def train_model(config: TrainConfig, name: str, data: Dataset, out_dir: Path) -> Trained:
@@ -151,9 +206,8 @@ def train_model(config: TrainConfig, name: str, data: Dataset, out_dir: Path) ->
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total))
     history: dict[str, list[float]] = {"train_loss": [], "test_accuracy": [], "nfe": []}
     start = 0
-    source = Path(config.resume) / CHECKPOINTS / f"{name}.pt" if config.resume else None
-    if source is not None and source.is_file():
-        checkpoint = read_checkpoint(source, config)
+    if config.resume:
+        checkpoint = read_checkpoint(Path(config.resume) / CHECKPOINTS / f"{name}.pt", config)
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
@@ -170,6 +224,7 @@ def train_model(config: TrainConfig, name: str, data: Dataset, out_dir: Path) ->
             optimizer.step()
             scheduler.step()
             losses.append(float(loss.detach()))
+            check_finite(name, epoch + 1, losses[-1], model, config.lr)
             evaluations.append(getattr(model, "nfe", config.layers))
         wall += time.perf_counter() - began
         history["train_loss"].append(float(np.mean(losses)))

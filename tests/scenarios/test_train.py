@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import shutil
 
 import pytest
 import torch
 
 from scenarios import train
+from scenarios.harness import ConfigError
+from scenarios.harness.cli import main
 from scenarios.harness.runner import run_scenario
 from scenarios.train import (
     TrainConfig,
@@ -34,6 +37,10 @@ TINY = {
     "batch_size": 40,
 }
 """Three small models (discrete, lambda = 0, lambda = 0.5), two epochs on 80 signals."""
+
+TINY_SET = [f"{key}={','.join(map(str, value)) if isinstance(value, tuple) else value}"
+            for key, value in TINY.items()] + ["figures=false"]  # fmt: skip
+"""``TINY`` as ``--set`` arguments."""
 
 STEMS = ("learning_curves", "accuracy_vs_lambda", "trajectories")
 NAMES = ("discrete", "ode_lambda_0", "ode_lambda_0.5")
@@ -129,6 +136,61 @@ def test_resume_refuses_a_checkpoint_of_another_model(tiny_run, tmp_path):
     with pytest.raises(ValueError, match=r"d=8"):
         run_scenario("train", config, tmp_path / "other")
     assert not (tmp_path / "other").exists()
+
+
+def _damaged_checkpoints(out, tmp_path):
+    """Copies of a finished run whose ode_lambda_0 checkpoint is damaged in each way."""
+    good = (out / "checkpoints" / "ode_lambda_0.pt").read_bytes()
+    saved = torch.load(out / "checkpoints" / "ode_lambda_0.pt", weights_only=True)
+    nan_weights = {**saved, "model": {k: v * float("nan") for k, v in saved["model"].items()}}
+    cases = {
+        "random bytes": bytes(range(256)) * 8,
+        "empty": b"",
+        "text": b"not a checkpoint\n" * 20,
+        "truncated": good[: len(good) // 2],
+        "no config": {k: v for k, v in saved.items() if k != "config"},
+        "NaN weights": nan_weights,
+    }
+    for case, content in cases.items():
+        run = tmp_path / case.replace(" ", "_")
+        shutil.copytree(out, run)
+        target = run / "checkpoints" / "ode_lambda_0.pt"
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            torch.save(content, target)
+        yield case, run
+
+
+def test_a_damaged_checkpoint_is_one_line_naming_the_file(tiny_run, tmp_path, capsys):
+    out, _, _ = tiny_run
+    for case, run in _damaged_checkpoints(out, tmp_path):
+        args = ["run", "train", "--set", *TINY_SET, f"resume={run}", "--out", str(tmp_path / "o")]
+        assert main(args) == 2, case
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1, (case, err)
+        assert "ode_lambda_0.pt" in err and "weights_only" not in err, (case, err)
+        assert not (tmp_path / "o").exists()
+
+
+def test_resume_refuses_a_directory_without_checkpoints_and_fewer_epochs(tiny_run, tmp_path):
+    out, _, _ = tiny_run
+    (tmp_path / "empty").mkdir()
+    config = TrainConfig(**TINY, resume=str(tmp_path / "empty"), figures=False)
+    with pytest.raises(ConfigError, match="holds no checkpoint"):
+        run_scenario("train", config, tmp_path / "o")
+    config = TrainConfig(**{**TINY, "epochs": 1}, resume=str(out), figures=False)
+    with pytest.raises(ConfigError, match=r"epochs=1 is not accepted.*already ran 2 epochs"):
+        run_scenario("train", config, tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
+def test_diverged_training_names_the_model_epoch_and_loss(tmp_path, capsys):
+    args = ["run", "train", "--set", *TINY_SET, "lr=1e30", "--out", str(tmp_path / "o")]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert "diverged in epoch 1" in err and "lower lr" in err and "x0" not in err
 
 
 def test_straightness_closed_forms():
