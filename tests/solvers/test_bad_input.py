@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dynamics import SPHERE, SelfAttention, uniform_sphere
+from dynamics import SPHERE, Accelerated, SelfAttention, TransformerBlock, uniform_sphere
 from solvers import integrate
 from tests.reference import F64
 
@@ -126,6 +126,34 @@ class Truncated(torch.nn.Module):
 @pytest.mark.parametrize("method", ["dopri5", "euler", "projected_euler"])
 def test_a_field_returning_the_wrong_shape_is_named_at_its_first_evaluation(cloud, method):
     with pytest.raises(
-        ValueError, match=r"Truncated returned dx/dt of shape \(8, 2\) for x of shape \(8, 3\)"
+        ValueError, match=r"Truncated returned shape \(8, 2\) for a state of shape \(8, 3\)"
     ):
         integrate(Truncated(), cloud, T, method=method)
+
+
+class ShortForce(Accelerated):
+    """An accelerated field whose force drops the last coordinate."""
+
+    def force(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return super().force(t, x)[..., :2]
+
+
+class ShortMLP(TransformerBlock):
+    """A transformer block whose MLP part returns one token."""
+
+    def mlp_part(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return super().mlp_part(t, x)[..., :1, :]
+
+
+@pytest.mark.parametrize("method", ["leapfrog", "symplectic_euler"])
+def test_a_force_of_the_wrong_shape_is_named(cloud, method):
+    field = ShortForce(SelfAttention(3), manifold="euclidean")
+    with pytest.raises(ValueError, match=r"ShortForce.force returned shape \(8, 2\) for a state"):
+        integrate(field, (cloud, torch.zeros_like(cloud)), T, method=method)
+
+
+@pytest.mark.parametrize("method", ["lie_trotter", "strang"])
+def test_a_split_part_of_the_wrong_shape_is_named(generator, method):
+    x0 = torch.randn(5, 4, generator=generator, dtype=F64)
+    with pytest.raises(ValueError, match=r"ShortMLP.mlp_part returned shape \(1, 4\) for a state"):
+        integrate(ShortMLP(4, 2, 8).double(), x0, T, method=method)
