@@ -64,6 +64,13 @@ def check_cloud(name: str, x: object, *, d: int | None = None) -> torch.Tensor:
     return x
 
 
+def check_finite(name: str, tensor: torch.Tensor) -> torch.Tensor:
+    """Return ``tensor`` unless it holds NaN or infinite entries (ValueError)."""
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{name} must be finite; it holds NaN or infinite entries")
+    return tensor
+
+
 DEFINITENESS = ("any", "semidefinite", "definite")
 
 

@@ -3,12 +3,15 @@
 Every sampler returns a tensor of shape (*batch_shape, n, d) of i.i.d. points (the uniform empirical
 measure; masses, where wanted, are given separately, see ``dynamics.attention.weighted``), draws all
 its randomness from ``generator`` (same seed, same cloud) and uses ``dtype`` and ``device``, which
-default to those of the tensor arguments (else torch's defaults).
+default to those of the tensor arguments (else torch's defaults). ``batch_shape`` is a tuple of
+sizes >= 0, ``generator`` a ``torch.Generator`` or None and ``dtype`` a real floating dtype or None;
+anything else is refused in one line naming the argument.
 """
 
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 import torch
 from torch import Tensor
@@ -37,6 +40,7 @@ def uniform_sphere(
     """n i.i.d. points uniform on S^{d-1} (normalized standard Gaussians), shape (*batch, n, d)."""
     n = check_int("n", n, minimum=1)
     d = check_int("d", d, minimum=2)
+    batch_shape = _check_sampling(batch_shape, generator, dtype)
     gaussian = torch.randn((*batch_shape, n, d), generator=generator, dtype=dtype, device=device)
     return normalize(gaussian)
 
@@ -80,10 +84,27 @@ def _unit_rows(name: str, directions: Tensor) -> Tensor:
     return directions / norms[..., None]
 
 
-def _check_batch_shape(batch_shape: object) -> tuple[int, ...]:
+def _check_dtype(dtype: object) -> None:
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(
+            f"dtype={dtype!r} must be a real floating torch.dtype (torch.float32, torch.float64, "
+            "...) or None for torch's default"
+        )
+
+
+def _check_sampling(batch_shape: object, generator: object, dtype: object) -> tuple[int, ...]:
+    """The arguments every sampler shares, checked; ``batch_shape`` as a tuple of ints."""
+    _check_dtype(dtype)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator={generator!r} must be a torch.Generator or None")
     if not isinstance(batch_shape, tuple | list | torch.Size):
-        raise TypeError(f"batch_shape={batch_shape!r} must be a tuple of integers")
-    return tuple(check_int("batch_shape", size, minimum=0) for size in batch_shape)
+        raise TypeError(f"batch_shape={batch_shape!r} must be a tuple of integers >= 0")
+    for size in batch_shape:
+        if isinstance(size, bool) or not isinstance(size, Integral):
+            raise TypeError(f"batch_shape={tuple(batch_shape)!r} must hold integers >= 0")
+        if size < 0:
+            raise ValueError(f"batch_shape={tuple(batch_shape)!r} must hold integers >= 0")
+    return tuple(int(size) for size in batch_shape)
 
 
 def _wood_cosines(
@@ -165,7 +186,7 @@ def von_mises_fisher(
     """
     n = check_int("n", n, minimum=1)
     kappa = check_real("kappa", kappa, minimum=0.0)
-    batch_shape = _check_batch_shape(batch_shape)
+    batch_shape = _check_sampling(batch_shape, generator, dtype)
     mu = _unit_rows(
         "mean_direction", _as_tensor("mean_direction", mean_direction, 1, dtype, device)
     )
@@ -193,7 +214,7 @@ def sphere_mixture(
     drawn from vMF(mu_c, kappa_c) (``von_mises_fisher``); the mean is sum_c w_c A_d(kappa_c) mu_c.
     """
     n = check_int("n", n, minimum=1)
-    batch_shape = _check_batch_shape(batch_shape)
+    batch_shape = _check_sampling(batch_shape, generator, dtype)
     mu = _unit_rows("directions", _as_tensor("directions", directions, 2, dtype, device))
     k = mu.shape[0]
     if k < 1:
@@ -234,7 +255,7 @@ def gaussian(
     would otherwise scatter the samples by sqrt(eps) off the subspace).
     """
     n = check_int("n", n, minimum=1)
-    batch_shape = _check_batch_shape(batch_shape)
+    batch_shape = _check_sampling(batch_shape, generator, dtype)
     mean = _as_tensor("mean", mean, 1, dtype, device)
     d = mean.shape[0]
     if d < 1:
@@ -274,6 +295,7 @@ def spread_directions(
     """
     k = check_int("k", k, minimum=1)
     d = check_int("d", d, minimum=2)
+    _check_dtype(dtype)
     if k == 1:
         directions = torch.eye(1, d, dtype=torch.float64)
     elif k <= d + 1:
@@ -336,7 +358,7 @@ def separated_groups(
     spread = check_real("spread", spread, minimum=0.0, strict=True)
     if k > n:
         raise ValueError(f"k={k} groups need at least k tokens, got n={n}")
-    batch_shape = _check_batch_shape(batch_shape)
+    batch_shape = _check_sampling(batch_shape, generator, dtype)
     centres = spread_directions(k, d, dtype=dtype, device=device)
     group = torch.arange(n, device=centres.device) * k // n
     shape = (*batch_shape, n)

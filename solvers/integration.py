@@ -11,9 +11,17 @@ from torch import Tensor, nn
 
 from dynamics.checks import check_real
 from dynamics.field import State, VectorField
+from solvers.checks import (
+    check_adaptive_dtype,
+    check_field,
+    check_finite_trajectory,
+    check_nonzero_tokens,
+    check_rtol,
+)
 from solvers.contracts import MethodLike, check_method, check_step_size, resolve
 from solvers.grid import fixed_steps, step_grid
 from solvers.methods import Method
+from solvers.watched import Watched, underflow_error, watch_for_torchdiffeq
 
 
 def integrate(
@@ -30,25 +38,37 @@ def integrate(
     """Solve x' = field(t, x), x(t[0]) = x0, and return x at every time in ``t``.
 
     Args:
-        field: a vector field ``f(t, x)`` (see ``dynamics.field``).
+        field: a vector field ``f(t, x)`` (see ``dynamics.field``) returning the shape of x
+            (checked at its first evaluation).
         x0: a cloud of shape (..., n, d), or a tuple of such for second-order dynamics. Leading
             dimensions are independent systems: an adaptive method controls each system's error
             separately (the error norm is the largest per-system RMS), so solving a batch together
-            is as accurate as solving each system alone.
+            is as accurate as solving each system alone. Adaptive methods take float32 or
+            float64, fixed-step ones any floating dtype; a field on the sphere needs nonzero
+            tokens; an empty x0 gives an empty trajectory.
         t: strictly monotone output times; they take ``x0``'s dtype and device.
         method: a name in ``solvers.METHODS``, or a method with options
             (``solvers.configure("tao", omega=10.0)``). The method's contract (field kind,
             geometry, state shape and values) is checked once, before any work
             (``solvers.check_method``).
         step_size: fixed-step methods only: each output interval is cut into
-            ceil(length / step_size) equal steps (one step when None), see ``solvers.grid``.
-        rtol, atol: adaptive methods only: relative and absolute error tolerances.
+            ceil(length / step_size) equal steps (one step when None), at most
+            ``solvers.grid.MAX_STEPS`` in all, see ``solvers.grid``.
+        rtol, atol: adaptive methods only: relative and absolute error tolerances; rtol at least
+            ``solvers.checks.RTOL_EPS_FRACTION`` of the dtype's eps (2.2e-18 in float64, 1.2e-9
+            in float32).
         adjoint: backpropagate by the adjoint ODE (torchdiffeq methods, ``nn.Module`` fields):
             memory O(1) in the number of steps.
 
     Returns:
         The trajectory, shape (len(t), *x0.shape); a tuple of such for tuple states.
+
+    Raises:
+        TypeError, ValueError: bad input, in one line naming it; ValueError also when the state
+            becomes NaN or infinite (naming the first output time where it did) or an adaptive
+            step size underflows (naming the time).
     """
+    check_field(field)
     configured = resolve(method)
     _check_state(x0)
     times = _check_times(t, x0)
@@ -59,17 +79,27 @@ def integrate(
         raise TypeError(f"adjoint={adjoint!r} must be a bool")
     check_method(configured, field, x0)
     spec = configured.spec
+    check_adaptive_dtype(configured.name, spec, times.dtype)
+    if spec.adaptive:
+        check_rtol(rtol, times.dtype)
+    check_nonzero_tokens(field, x0)
+    if spec.stepper is not None and adjoint:
+        raise ValueError(
+            f"adjoint=True needs a torchdiffeq method; {configured.name!r} is our own stepper "
+            "and backpropagates through its steps"
+        )
+    parts = x0 if isinstance(x0, tuple) else (x0,)
+    if any(part.numel() == 0 for part in parts):
+        empty = tuple(part.expand(len(times), *part.shape).clone() for part in parts)
+        return empty if isinstance(x0, tuple) else empty[0]
     if spec.stepper is not None:
-        if adjoint:
-            raise ValueError(
-                f"adjoint=True needs a torchdiffeq method; {configured.name!r} is our own stepper "
-                "and backpropagates through its steps"
-            )
         step = partial(spec.stepper, **configured.options)
-        return fixed_steps(step, field, x0, times, step_size)
-    return _integrate_torchdiffeq(
-        field, x0, times, configured.name, spec, step_size, rtol, atol, adjoint
-    )
+        trajectory = fixed_steps(step, Watched(field), x0, times, step_size)
+    else:
+        trajectory = _integrate_torchdiffeq(
+            field, x0, times, configured.name, spec, step_size, rtol, atol, adjoint
+        )
+    return check_finite_trajectory(trajectory, times, configured.name)
 
 
 def _check_state(x0: object) -> None:
@@ -91,7 +121,11 @@ def _check_times(t: object, x0: State) -> Tensor:
     if times.ndim != 1 or len(times) < 2:
         raise ValueError(f"t must be 1-D with at least 2 times, got shape {tuple(times.shape)}")
     if not bool(torch.isfinite(times).all()):
-        raise ValueError("t contains NaN or infinite times")
+        largest = torch.finfo(times.dtype).max
+        raise ValueError(
+            f"t contains NaN or infinite times in x0's dtype {times.dtype}; times must be finite "
+            f"and within +-{largest:.3g}"
+        )
     steps = times[1:] - times[:-1]
     if not (bool((steps > 0).all()) or bool((steps < 0).all())):
         raise ValueError("t must be strictly increasing or strictly decreasing")
@@ -114,13 +148,19 @@ def _integrate_torchdiffeq(
         options["norm"] = _per_system_rms(x0)
     else:
         options["grid_constructor"] = lambda func, y0, times: step_grid(times, step_size)
+    watched = watch_for_torchdiffeq(field, method)
     if adjoint:
         if not isinstance(field, nn.Module):
             raise TypeError("adjoint=True needs the field to be a torch.nn.Module")
-        solve = torchdiffeq.odeint_adjoint
+        solve = partial(torchdiffeq.odeint_adjoint, adjoint_params=tuple(field.parameters()))
     else:
         solve = torchdiffeq.odeint
-    return solve(field, x0, t, method=method, rtol=rtol, atol=atol, options=options)
+    try:
+        return solve(watched, x0, t, method=method, rtol=rtol, atol=atol, options=options)
+    except AssertionError as error:
+        if not str(error).startswith("underflow in dt"):
+            raise
+        raise underflow_error(watched, method, rtol, atol) from None
 
 
 def _per_system_rms(x0: State) -> Callable[[State], Tensor]:

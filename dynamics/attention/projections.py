@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from dynamics.checks import check_finite
+
 
 def register_projections(
     module: nn.Module,
@@ -19,7 +21,7 @@ def register_projections(
 
     An omitted matrix is the d x d identity (of ``dtype``, torch's default when None). An
     ``nn.Parameter`` is registered as a trained parameter, any other tensor as a fixed buffer.
-    Raises TypeError for a non-floating matrix and ValueError for a wrong shape.
+    Raises TypeError for a non-floating matrix and ValueError for a wrong shape or a NaN/inf entry.
     """
     eye = torch.eye(d, dtype=dtype)
     for name, matrix in (("query", query), ("key", key), ("value", value)):
@@ -30,6 +32,7 @@ def register_projections(
         if not (rows_ok and matrix.shape[-1] == d):
             expected = f"({d}, {d})" if name == "value" else f"(k, {d})"
             raise ValueError(f"{name} has shape {tuple(matrix.shape)}; expected {expected}")
+        check_finite(name, matrix)
         if isinstance(matrix, nn.Parameter):
             module.register_parameter(name, matrix)
         else:

@@ -61,7 +61,7 @@ from dynamics.attention.sinkhorn import (
 )
 from dynamics.attention.streaming import attention_with_lse, softmax_attention
 from dynamics.attention.weighted import check_masses
-from dynamics.checks import check_choice, check_cloud, check_int, check_real
+from dynamics.checks import check_choice, check_cloud, check_finite, check_int, check_real
 from dynamics.exp_checked import exp_or_raise
 from dynamics.geometry.spaces import geometry_named
 
@@ -75,6 +75,7 @@ class SelfAttention(nn.Module):
         d: token dimension.
         beta: inverse temperature multiplying every logit <Q x_i, K x_j>.
         query, key: (k, d) matrices, or (heads, k, d) for several heads; identity when omitted.
+            Every given matrix must be finite.
             An ``nn.Parameter`` is trained, any other tensor is held fixed (a buffer).
         value: (d, d) or (heads, d, d). When omitted every head uses V_h = I / heads, so the
             default field does not depend on ``heads``.
@@ -156,7 +157,7 @@ class SelfAttention(nn.Module):
             if self.heads == 1:
                 expected = f"({rows or 'k'}, {self.d}) or " + expected
             raise ValueError(f"{name} has shape {shape}; expected {expected}")
-        return matrix
+        return check_finite(name, matrix)
 
     def extra_repr(self) -> str:
         return (

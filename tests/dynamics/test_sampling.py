@@ -16,6 +16,7 @@ from dynamics import (
     separated_groups,
     sphere_mixture,
     spread_directions,
+    uniform_sphere,
     von_mises_fisher,
 )
 from tests.reference import F64
@@ -273,3 +274,38 @@ def test_group_spread_is_the_rms_angle(generator):
 def test_bad_arguments_are_refused(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+# Issue 14: every sampler refuses a non-floating dtype, a negative batch size and a generator
+# that is not one, in one line naming the argument, instead of a raw torch error.
+SAMPLERS = {
+    "uniform_sphere": lambda **kw: uniform_sphere(4, 3, **kw),
+    "von_mises_fisher": lambda **kw: von_mises_fisher(4, [1.0, 0.0, 0.0], 1.0, **kw),
+    "sphere_mixture": lambda **kw: sphere_mixture(4, torch.eye(3), 1.0, **kw),
+    "gaussian": lambda **kw: gaussian(4, torch.zeros(3), torch.eye(3), **kw),
+    "separated_groups": lambda **kw: separated_groups(4, 2, 3, spread=0.1, **kw),
+}
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS.values(), ids=SAMPLERS)
+@pytest.mark.parametrize(
+    ("argument", "error", "pattern"),
+    [
+        ({"dtype": torch.int64}, TypeError, r"dtype=torch.int64 must be a real floating"),
+        ({"dtype": torch.complex64}, TypeError, r"dtype=torch.complex64 must be a real floating"),
+        ({"dtype": "float32"}, TypeError, r"dtype='float32' must be a real floating"),
+        ({"batch_shape": (-1,)}, ValueError, r"batch_shape=\(-1,\) must hold integers >= 0"),
+        ({"batch_shape": (2.5,)}, TypeError, r"batch_shape=\(2.5,\) must hold integers >= 0"),
+        ({"generator": 3}, TypeError, r"generator=3 must be a torch.Generator or None"),
+    ],
+)
+def test_every_sampler_refuses_a_bad_dtype_batch_shape_or_generator(
+    sampler, argument, error, pattern
+):
+    with pytest.raises(error, match=pattern):
+        sampler(**argument)
+
+
+def test_spread_directions_refuses_an_integer_dtype():
+    with pytest.raises(TypeError, match=r"dtype=torch.int64 must be a real floating"):
+        spread_directions(4, 3, dtype=torch.int64)
