@@ -62,10 +62,17 @@ def cluster_labels(x: Tensor, tol: float = 1e-2) -> Tensor:
 
     Rule: i and j are linked when cos(x_i, x_j) > 1 - tol; clusters are the connected components of
     that graph (single linkage at angle arccos(1 - tol)). Each token gets the smallest index in its
-    component, so labels are canonical and comparable across times.
+    component, so labels are canonical and comparable across times. Raises ValueError when a
+    token has no direction (zero, NaN or infinite).
     """
     tol = check_real("tol", tol, minimum=0.0, strict=True)
-    linked = pairwise_cosines(x) > 1.0 - tol
+    cosines = pairwise_cosines(x)
+    if not bool(torch.isfinite(cosines).all()):
+        raise ValueError(
+            "x has tokens without a direction (zero, NaN or infinite entries); clusters are "
+            "defined by the cosines between tokens"
+        )
+    linked = cosines > 1.0 - tol
     n = x.shape[-2]
     labels = torch.arange(n, device=x.device).expand(linked.shape[:-1]).contiguous()
     sentinel = torch.full_like(labels[..., None, :], n)

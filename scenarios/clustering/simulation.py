@@ -178,6 +178,14 @@ def _observe(
 ) -> RunResult:
     """Cluster counts, cosine histograms, energies of a trajectory ``xs`` (len(t), n, d)."""
     norms = torch.linalg.vector_norm(xs, dim=-1)
+    lost = ~torch.isfinite(norms) | (norms == 0)
+    if bool(lost.any()):
+        first = float(times[int(lost.flatten(1).any(1).int().argmax())])
+        raise RuntimeError(
+            f"{run_key(normalization, beta)}: token norms overflow or vanish from t = {first:g}: "
+            f"method {config.method!r} diverged with these steps; use a smaller step_size, a "
+            "smaller T, or an adaptive method"
+        )
     max_norm_error = float((norms - 1).abs().max())
     unit = xs / norms[..., None]
     n = config.n

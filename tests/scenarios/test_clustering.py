@@ -158,3 +158,13 @@ def test_normalized_energy_is_one_for_a_point_cluster():
         log_max = beta - math.log(2 * beta)
         value = math.exp(float(dynamics.log_interaction_energy(x, beta)) - log_max)
         assert value == pytest.approx(1.0, rel=1e-12)
+
+
+def test_a_diverged_fixed_step_run_is_one_line_naming_the_time(tmp_path, capsys):
+    from scenarios.harness.cli import main
+
+    setting = ["n=8", "betas=1", "num_times=5", "figures=false", "T=1e300", "method=euler"]
+    assert main(["run", "clustering", "--set", *setting, "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "diverged" in err and "t = 2.5e+299" in err
+    assert list(tmp_path.iterdir()) == []

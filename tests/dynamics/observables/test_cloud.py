@@ -115,3 +115,11 @@ def test_cluster_count_is_batched(generator):
 def test_cluster_tol_must_be_positive(generator):
     with pytest.raises(ValueError, match=r"tol=-1.0 must be > 0"):
         cluster_count(uniform_sphere(3, 3, generator=generator), tol=-1.0)
+
+
+@pytest.mark.parametrize("bad", [0.0, float("nan"), float("inf")])
+def test_cluster_labels_refuse_a_token_without_a_direction(bad, generator):
+    x = uniform_sphere(5, 3, generator=generator, dtype=F64)
+    x[2] = bad
+    with pytest.raises(ValueError, match="tokens without a direction"):
+        cluster_labels(x)
