@@ -9,6 +9,7 @@ solves the Vlasov equation on the circle, ``solvers.learning`` holds the trainab
 integrate a block.
 """
 
+from solvers.checks import RTOL_EPS_FRACTION, check_rtol
 from solvers.contracts import (
     Configured,
     MethodLike,
@@ -37,6 +38,7 @@ from solvers.steppers.tao import TAO_OMEGA, tao_step, tao_stepper
 __all__ = [
     "METHODS",
     "PIC_STEPPERS",
+    "RTOL_EPS_FRACTION",
     "SCHEMES",
     "SSP_STEPPERS",
     "STATE_PARTS",
@@ -48,6 +50,7 @@ __all__ = [
     "MethodLike",
     "ODETransformer",
     "check_method",
+    "check_rtol",
     "check_step_size",
     "configure",
     "exponential_euler_step",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 import dynamics
+import solvers
 from scenarios.harness import (
     DTYPES,
     ScenarioConfig,
@@ -78,11 +79,13 @@ class ClusteringConfig(ScenarioConfig):
     threads: int = threads_field("n^2 d")
 
     def cross_check(self) -> None:
-        """Snapshot times within [0, T]; step_size only with fixed-step methods; USA's weights
+        """Snapshot times within [0, T]; step_size only with fixed-step methods; rtol that the
+        dtype resolves; USA's weights
         e^beta / n representable in the dtype."""
         if any(time > self.T for time in self.snapshot_times):
             refuse("snapshot_times", self.snapshot_times, f"times in [0, T] = [0, {self.T:g}]")
         check_step_size(self.method, self.step_size)
+        solvers.check_rtol(self.rtol, DTYPES[self.dtype])
         if "uniform" in self.normalizations:
             limit = math.log(torch.finfo(DTYPES[self.dtype]).max)
             if max(self.betas) > limit:

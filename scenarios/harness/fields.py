@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 import solvers
-from scenarios.harness.checks import Check, int_in, one_of, positive, real_in
+from scenarios.harness.checks import Check, int_in, is_real, one_of, positive, real_in
 from scenarios.harness.config import param
 from scenarios.harness.threads import SMALL_WORK
 
@@ -59,8 +59,14 @@ def method_field(default: str, help: str, sample: object) -> Any:
 
 
 def rtol_field(default: float = 1e-6) -> Any:
-    """``rtol: float``, relative tolerance of adaptive methods."""
-    return param(default, "relative tolerance (adaptive methods)", positive())
+    """``rtol: float``, relative tolerance of adaptive methods, no finer than a float64 state
+    resolves (``solvers.check_rtol``; a float32 scenario checks its own dtype too)."""
+    floor = solvers.RTOL_EPS_FRACTION * torch.finfo(torch.float64).eps
+    return param(
+        default,
+        "relative tolerance (adaptive methods)",
+        Check(lambda value: is_real(value) and value >= floor, f"a number >= {floor:.2g}"),
+    )
 
 
 def atol_field(default: float = 1e-8) -> Any:
