@@ -1,0 +1,157 @@
+"""SelfAttention ensembles: today's batched torchdiffeq dopri5, torchode, and ``solvers.ensemble``.
+
+For every token dimension d and inverse temperature beta, S independent clouds of n tokens on
+S^{d-1} (``uniform_sphere``) are solved to T with rtol, atol in float64 on one torch thread by
+
+- ``torchdiffeq``: ``solvers.integrate(..., method="dopri5")``, one step size for the whole batch
+  (error norm: the largest per-system RMS);
+- ``torchode-dopri5``, ``torchode-tsit5``: torchode's per-system ``IntegralController`` (every
+  field call still evaluates all systems until the last one finishes);
+- ``ensemble-dopri5``, ``ensemble-tsit5``: ``solvers.ensemble.solve_ensemble``, per-system steps,
+  finished systems leave the batch.
+
+Wall times are medians of ``--repeats`` rounds interleaved in one process (``benchlib``: the order
+rotates every round) and ratios are medians of per-round ratios, so a load from other processes
+affects all solvers alike; the other processes' share of the CPU is printed.
+``calls`` counts field calls, ``evals`` the systems evaluated summed over calls (the work), and
+``error`` is the largest |x - x_ref| over times, systems and entries against ``integrate`` at
+``--reference-rtol``.
+
+    PYTHONPATH=. python benchmarks/ensemble_solvers.py --seeds 256 --dims 8 128 --betas 1 5 9
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+import benchlib
+import torch
+import torchode
+from torch import Tensor, nn
+
+from dynamics import SelfAttention, uniform_sphere
+from solvers import integrate
+from solvers.ensemble import solve_ensemble
+
+Solver = Callable[[nn.Module, Tensor, Tensor, float, float], Tensor]
+
+
+class Counted(nn.Module):
+    """The field, counting its calls and the systems it evaluates."""
+
+    def __init__(self, field: nn.Module) -> None:
+        super().__init__()
+        self.field, self.calls, self.evals = field, 0, 0
+
+    def forward(self, t: Tensor, x: Tensor) -> Tensor:
+        self.calls += 1
+        self.evals += x[..., 0, 0].numel()
+        return self.field(t, x)
+
+
+def torchdiffeq_joint(field: nn.Module, x0: Tensor, t: Tensor, rtol: float, atol: float) -> Tensor:
+    return integrate(field, x0, t, method="dopri5", rtol=rtol, atol=atol)
+
+
+def torchode_solver(method: str) -> Solver:
+    def solve(field: nn.Module, x0: Tensor, t: Tensor, rtol: float, atol: float) -> Tensor:
+        systems, n, d = x0.shape
+        term = torchode.ODETerm(lambda s, y: field(s, y.view(-1, n, d)).reshape(systems, -1))
+        step = {"dopri5": torchode.Dopri5, "tsit5": torchode.Tsit5}[method](term=term)
+        controller = torchode.IntegralController(atol=atol, rtol=rtol, term=term)
+        problem = torchode.InitialValueProblem(
+            y0=x0.reshape(systems, -1), t_eval=t.expand(systems, -1)
+        )
+        solution = torchode.AutoDiffAdjoint(step, controller).solve(problem)
+        if bool((solution.status != 0).any()):
+            raise RuntimeError(f"torchode failed: status {solution.status.tolist()}")
+        return solution.ys.view(systems, len(t), n, d).transpose(0, 1)
+
+    return solve
+
+
+def ensemble_solver(method: str) -> Solver:
+    def solve(field: nn.Module, x0: Tensor, t: Tensor, rtol: float, atol: float) -> Tensor:
+        return solve_ensemble(field, x0, t, method=method, rtol=rtol, atol=atol)
+
+    return solve
+
+
+SOLVERS: dict[str, Solver] = {
+    "torchdiffeq": torchdiffeq_joint,
+    "torchode-dopri5": torchode_solver("dopri5"),
+    "torchode-tsit5": torchode_solver("tsit5"),
+    "ensemble-dopri5": ensemble_solver("dopri5"),
+    "ensemble-tsit5": ensemble_solver("tsit5"),
+}
+
+
+def measure(args: argparse.Namespace, d: int, beta: float) -> list[list[object]]:
+    """Table rows (median wall time, work, error, ratios) of every solver on one ensemble."""
+    generator = torch.Generator().manual_seed(args.seed)
+    x0 = uniform_sphere(
+        args.n, d, batch_shape=(args.seeds,), generator=generator, dtype=torch.float64
+    )
+    t = torch.linspace(0.0, args.horizon, args.times, dtype=torch.float64)
+    field = SelfAttention(d, beta=beta)
+    reference = integrate(field, x0, t, rtol=args.reference_rtol, atol=args.reference_rtol * 1e-2)
+    work: dict[str, tuple[int, int, float]] = {}
+    for name, solve in SOLVERS.items():
+        counted = Counted(field)
+        x = solve(counted, x0, t, args.rtol, args.atol)
+        work[name] = (counted.calls, counted.evals, float((x - reference).abs().max()))
+    candidates = {
+        name: (lambda solve=solve: solve(field, x0, t, args.rtol, args.atol))
+        for name, solve in SOLVERS.items()
+    }
+    times = benchlib.interleaved_times(candidates, repeats=args.repeats, warmup=0)
+    rows = []
+    for name in SOLVERS:
+        calls, evals, error = work[name]
+        ratios = ["", ""]
+        if name.startswith("ensemble"):
+            peer = name.replace("ensemble", "torchode")
+            ratios = [
+                f"{benchlib.ratio(times, name, 'torchdiffeq'):.2f}",
+                f"{benchlib.ratio(times, name, peer):.2f}",
+            ]
+        wall = benchlib.median(times[name])
+        rows.append([d, f"{beta:g}", name, f"{wall:.3f}", calls, evals, f"{error:.2e}", *ratios])
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=256)
+    parser.add_argument("--n", type=int, default=32)
+    parser.add_argument("--dims", type=int, nargs="+", default=[8, 128])
+    parser.add_argument("--betas", type=float, nargs="+", default=[1.0, 5.0, 9.0])
+    parser.add_argument("--horizon", type=float, default=30.0)
+    parser.add_argument("--times", type=int, default=201)
+    parser.add_argument("--rtol", type=float, default=1e-6)
+    parser.add_argument("--atol", type=float, default=1e-8)
+    parser.add_argument("--reference-rtol", type=float, default=1e-10)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(benchlib.machine_description("cpu"))
+    headers = ["d", "beta", "solver", "wall s", "calls", "evals", "error", "/tdq", "/torchode"]
+    rows = []
+    with benchlib.MachineLoad() as load:
+        for d in args.dims:
+            for beta in args.betas:
+                rows += measure(args, d, beta)
+                print(f"d={d} beta={beta:g} done", flush=True)
+    benchlib.print_table(
+        f"S={args.seeds} n={args.n} T={args.horizon:g} {args.times} times rtol={args.rtol:g} "
+        f"atol={args.atol:g} float64, 1 thread; ratios: median of per-round ratios",
+        headers,
+        rows,
+    )
+    print(load.describe())
+
+
+if __name__ == "__main__":
+    main()
