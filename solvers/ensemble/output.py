@@ -1,7 +1,8 @@
 """Where the states at output times go: the whole trajectory, or streamed observables.
 
 A recorder receives, for m (output time, system) pairs, the interpolated states (m, n, d) and
-writes them (or what ``observe`` makes of them) into preallocated (len(t), S, ...) buffers.
+copies them (or what ``observe`` makes of them) into preallocated (len(t) S, ...) buffers at the
+rows time_index S + system (one ``index_copy_``, much faster than two-index assignment).
 """
 
 from __future__ import annotations
@@ -14,20 +15,21 @@ Observe = Callable[[Tensor], dict[str, Tensor]]
 
 
 class Trajectory:
-    """Keeps every state: a (len(t), S, n, d) buffer, returned as (len(t), *batch, n, d)."""
+    """Keeps every state: a (len(t) S, n, d) buffer, returned as (len(t), *batch, n, d)."""
 
     def __init__(self, x0: Tensor, times: int) -> None:
-        self.states = x0.new_empty((times, *x0.shape))
+        self.systems, self.times = len(x0), times
+        self.states = x0.new_empty((times * self.systems, *x0.shape[1:]))
 
     def record(self, time_index: Tensor, system: Tensor, x: Tensor) -> None:
-        self.states[time_index, system] = x
+        self.states.index_copy_(0, time_index * self.systems + system, x)
 
     def result(self, batch: tuple[int, ...]) -> Tensor:
-        return self.states.reshape(self.states.shape[0], *batch, *self.states.shape[2:])
+        return self.states.reshape(self.times, *batch, *self.states.shape[1:])
 
 
 class Observed:
-    """Keeps only ``observe(x)``: one (len(t), S, ...) buffer per observable, allocated at the
+    """Keeps only ``observe(x)``: one (len(t) S, ...) buffer per observable, allocated at the
     first record, returned as (len(t), *batch, ...)."""
 
     def __init__(self, observe: Observe, systems: int, times: int) -> None:
@@ -46,18 +48,19 @@ class Observed:
             )
         if not self.values:
             self.values = {
-                name: value.new_empty((self.times, self.systems, *value.shape[1:]))
+                name: value.new_empty((self.times * self.systems, *value.shape[1:]))
                 for name, value in observed.items()
             }
         if observed.keys() != self.values.keys():
             raise TypeError(
                 f"observe returned keys {sorted(observed)}, earlier {sorted(self.values)}"
             )
+        rows = time_index * self.systems + system
         for name, value in observed.items():
-            self.values[name][time_index, system] = value
+            self.values[name].index_copy_(0, rows, value)
 
     def result(self, batch: tuple[int, ...]) -> dict[str, Tensor]:
         return {
-            name: value.reshape(self.times, *batch, *value.shape[2:])
+            name: value.reshape(self.times, *batch, *value.shape[1:])
             for name, value in self.values.items()
         }

@@ -189,16 +189,22 @@ class _Run:
             self._keep(running)
 
     def _record(self, recorder: Recorder, passed: Tensor) -> None:
-        """Dense output at the output times each system passed in its accepted step: one fused
-        ``baddbmm`` per rank j among the times passed within one step."""
+        """Dense output at the output times each system passed in its accepted step: for each
+        rank j among the times passed within one step, one fused ``baddbmm`` over the running
+        systems (cheaper than gathering the stages of those that passed), then their rows."""
+        last = len(self.times) - 1
         for j in range(int(passed.max())):
-            rows = (passed > j).nonzero().squeeze(1)
-            index = self.next[rows] + j
-            theta = (self.times[index] - self.t[rows]) / self.h[rows]
+            index = (self.next + j).clamp(max=last)
+            theta = (self.times.index_select(0, index) - self.t) / self.h
             powers = torch.stack([theta, theta**2, theta**3, theta**4], -1).to(self.y.dtype)
-            weights = (self.h[rows].to(self.y.dtype)[:, None] * (powers @ self.dense)).unsqueeze(1)
-            x = torch.baddbmm(self.y[rows].unsqueeze(1), weights, self.k[rows]).squeeze(1)
-            recorder.record(index, self.ids[rows], x.view(-1, self.n, self.d))
+            weights = (self.h.to(self.y.dtype)[:, None] * (powers @ self.dense)).unsqueeze(1)
+            x = torch.baddbmm(self.y.unsqueeze(1), weights, self.k).squeeze(1)
+            rows = (passed > j).nonzero().squeeze(1)
+            recorder.record(
+                index.index_select(0, rows),
+                self.ids.index_select(0, rows),
+                x.index_select(0, rows).view(-1, self.n, self.d),
+            )
 
     def _keep(self, rows: Tensor) -> None:
         """Drop the systems that passed the last output time."""
