@@ -73,6 +73,8 @@ def solve_ensemble(
             Norsett, Wanner, II.4, as torchdiffeq).
         return_stats: also return the ``EnsembleStats``.
 
+    The solve runs without autograd (the stage buffer is written in place): no gradients.
+
     Returns:
         The trajectory (len(t), *batch, n, d) in x0's dtype and device (``integrate``'s layout),
         or with ``observe`` ``{name: (len(t), *batch, ...)}``; with ``return_stats`` the pair
@@ -92,10 +94,11 @@ def solve_ensemble(
     else:
         recorder = Observed(observe, systems, len(times))
     every = torch.arange(systems, device=x0.device)
-    recorder.record(torch.zeros_like(every), every, clouds)
-    run = _Run(field, tableau, clouds, times, flat_params, rtol, atol, first)
-    while run.ids.numel():
-        run.step(recorder, max_steps)
+    with torch.no_grad():
+        recorder.record(torch.zeros_like(every), every, clouds)
+        run = _Run(field, tableau, clouds, times, flat_params, rtol, atol, first)
+        while run.ids.numel():
+            run.step(recorder, max_steps)
     stats = EnsembleStats(
         accepted=run.accepted.reshape(batch),
         rejected=run.rejected.reshape(batch),
@@ -237,6 +240,11 @@ def _check_arguments(
         raise ValueError(f"x0 must be a non-empty (*batch, n, d) cloud, got {tuple(x0.shape)}")
     if not bool(torch.isfinite(x0).all()):
         raise ValueError("x0 contains NaN or infinite values")
+    if x0.requires_grad or (isinstance(params, Tensor) and params.requires_grad):
+        raise ValueError(
+            "x0 and params must not require grad: solve_ensemble does not backpropagate "
+            "(use solvers.integrate, e.g. with adjoint=True)"
+        )
     if observe is not None and not callable(observe):
         raise TypeError(f"observe must be callable or None, got {type(observe).__name__}")
     batch = tuple(x0.shape[:-2])

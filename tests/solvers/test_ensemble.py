@@ -217,6 +217,7 @@ def test_a_single_unbatched_cloud_and_a_given_first_step(generator):
         ({"max_steps": 0}, ValueError, "max_steps"),
         ({"first_step": -0.1}, ValueError, "first_step"),
         ({"observe": 3}, TypeError, "observe"),
+        ({"x0": torch.ones(2, 4, 3, dtype=F64, requires_grad=True)}, ValueError, "grad"),
     ],
 )
 def test_bad_input_is_refused_with_its_name(change, error, match):
