@@ -19,6 +19,9 @@ affects all solvers alike; the other processes' share of the CPU is printed.
 ``--reference-rtol`` (1e-9: its own error is below 1e-8, a hundredth of the errors measured).
 
     PYTHONPATH=. python benchmarks/ensemble_solvers.py --seeds 256 --dims 8 128 --betas 1 5 9
+
+``--mixed`` solves one ensemble whose systems alternate between the given betas (``MixedBeta``: one
+SelfAttention call per distinct beta), the case where one joint step size costs the most.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from dynamics import SelfAttention, uniform_sphere
 from solvers import integrate
 from solvers.ensemble import solve_ensemble
 
-Solver = Callable[[nn.Module, Tensor, Tensor, float, float], Tensor]
+Solver = Callable[[nn.Module, Tensor, Tensor, float, float, Tensor | None], Tensor]
 
 
 class Counted(nn.Module):
@@ -46,18 +49,41 @@ class Counted(nn.Module):
         super().__init__()
         self.field, self.calls, self.evals = field, 0, 0
 
-    def forward(self, t: Tensor, x: Tensor) -> Tensor:
+    def forward(self, t: Tensor, x: Tensor, *params: Tensor) -> Tensor:
         self.calls += 1
         self.evals += x[..., 0, 0].numel()
-        return self.field(t, x)
+        return self.field(t, x, *params)
 
 
-def torchdiffeq_joint(field: nn.Module, x0: Tensor, t: Tensor, rtol: float, atol: float) -> Tensor:
+class MixedBeta(nn.Module):
+    """SelfAttention with beta[s] for system s: one SelfAttention call per distinct beta. Without
+    ``beta`` it uses the whole ensemble's (torchdiffeq, torchode); ``solve_ensemble`` passes the
+    running systems' as ``params``."""
+
+    def __init__(self, d: int, beta: Tensor) -> None:
+        super().__init__()
+        self.beta, self.values = beta, sorted(set(beta.tolist()))
+        self.fields = nn.ModuleList(SelfAttention(d, beta=value) for value in self.values)
+
+    def forward(self, t: Tensor, x: Tensor, beta: Tensor | None = None) -> Tensor:
+        beta = self.beta if beta is None else beta
+        out = torch.empty_like(x)
+        for value, field in zip(self.values, self.fields, strict=True):
+            rows = (beta == value).nonzero().squeeze(1)
+            out[rows] = field(t, x[rows])
+        return out
+
+
+def torchdiffeq_joint(
+    field: nn.Module, x0: Tensor, t: Tensor, rtol: float, atol: float, params: Tensor | None
+) -> Tensor:
     return integrate(field, x0, t, method="dopri5", rtol=rtol, atol=atol)
 
 
 def torchode_solver(method: str) -> Solver:
-    def solve(field: nn.Module, x0: Tensor, t: Tensor, rtol: float, atol: float) -> Tensor:
+    def solve(
+        field: nn.Module, x0: Tensor, t: Tensor, rtol: float, atol: float, params: Tensor | None
+    ) -> Tensor:
         systems, n, d = x0.shape
         term = torchode.ODETerm(lambda s, y: field(s, y.view(-1, n, d)).reshape(systems, -1))
         step = {"dopri5": torchode.Dopri5, "tsit5": torchode.Tsit5}[method](term=term)
@@ -74,8 +100,10 @@ def torchode_solver(method: str) -> Solver:
 
 
 def ensemble_solver(method: str) -> Solver:
-    def solve(field: nn.Module, x0: Tensor, t: Tensor, rtol: float, atol: float) -> Tensor:
-        return solve_ensemble(field, x0, t, method=method, rtol=rtol, atol=atol)
+    def solve(
+        field: nn.Module, x0: Tensor, t: Tensor, rtol: float, atol: float, params: Tensor | None
+    ) -> Tensor:
+        return solve_ensemble(field, x0, t, method=method, rtol=rtol, atol=atol, params=params)
 
     return solve
 
@@ -89,14 +117,17 @@ SOLVERS: dict[str, Solver] = {
 }
 
 
-def measure(args: argparse.Namespace, d: int, beta: float) -> list[list[object]]:
-    """Table rows (median wall time, work, error, ratios) of every solver on one ensemble."""
+def measure(args: argparse.Namespace, d: int, betas: list[float]) -> list[list[object]]:
+    """Table rows (median wall time, work, error, ratios) of every solver on one ensemble, whose
+    system s has beta = betas[s % len(betas)]."""
     generator = torch.Generator().manual_seed(args.seed)
     x0 = uniform_sphere(
         args.n, d, batch_shape=(args.seeds,), generator=generator, dtype=torch.float64
     )
     t = torch.linspace(0.0, args.horizon, args.times, dtype=torch.float64)
-    field = SelfAttention(d, beta=beta)
+    beta = torch.tensor(betas, dtype=torch.float64).repeat(args.seeds // len(betas) + 1)
+    params = None if len(betas) == 1 else beta[: args.seeds]
+    field = SelfAttention(d, beta=betas[0]) if params is None else MixedBeta(d, params)
     reference = integrate(field, x0, t, rtol=args.reference_rtol, atol=args.reference_rtol * 1e-2)
     work: dict[str, tuple[int, int, float]] = {}
     times: dict[str, list[float]] = {name: [] for name in SOLVERS}
@@ -106,7 +137,7 @@ def measure(args: argparse.Namespace, d: int, beta: float) -> list[list[object]]
         for name in names[shift:] + names[:shift]:
             counted = Counted(field)
             start = time.perf_counter()
-            x = SOLVERS[name](counted, x0, t, args.rtol, args.atol)
+            x = SOLVERS[name](counted, x0, t, args.rtol, args.atol, params)
             times[name].append(time.perf_counter() - start)
             error = max(float((xi - ri).abs().max()) for xi, ri in zip(x, reference, strict=True))
             work[name] = (counted.calls, counted.evals, error)
@@ -122,7 +153,8 @@ def measure(args: argparse.Namespace, d: int, beta: float) -> list[list[object]]
                 f"{benchlib.ratio(times, name, peer):.2f}",
             ]
         wall = benchlib.median(times[name])
-        rows.append([d, f"{beta:g}", name, f"{wall:.3f}", calls, evals, f"{error:.2e}", *ratios])
+        label = "/".join(f"{value:g}" for value in betas)
+        rows.append([d, label, name, f"{wall:.3f}", calls, evals, f"{error:.2e}", *ratios])
     return rows
 
 
@@ -139,6 +171,9 @@ def main() -> None:
     parser.add_argument("--reference-rtol", type=float, default=1e-9)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--mixed", action="store_true", help="one ensemble, system s at betas[s %% len(betas)]"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(benchlib.machine_description("cpu"))
@@ -146,9 +181,9 @@ def main() -> None:
     rows = []
     with benchlib.MachineLoad() as load:
         for d in args.dims:
-            for beta in args.betas:
-                rows += measure(args, d, beta)
-                print(f"d={d} beta={beta:g} done", flush=True)
+            for betas in [args.betas] if args.mixed else [[beta] for beta in args.betas]:
+                rows += measure(args, d, betas)
+                print(f"d={d} betas={betas} done", flush=True)
     benchlib.print_table(
         f"S={args.seeds} n={args.n} T={args.horizon:g} {args.times} times rtol={args.rtol:g} "
         f"atol={args.atol:g} float64, 1 thread; ratios: median of per-round ratios",
