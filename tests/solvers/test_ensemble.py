@@ -41,7 +41,7 @@ def test_linear_decay_per_system_matches_the_exponential(method):
     """x' = -lambda_s x with its own lambda_s per system; 201 output times, so most steps pass
     several of them (dense output). The local error per step is held below rtol |x|, and for a
     decaying exponential the relative global error is their sum without amplification; with
-    lambda T <= 8 it stays below 10 rtol (measured: about 3 rtol at lambda T = 8)."""
+    lambda T <= 8 it stays below 10 rtol (measured at lambda T = 8: 2.8 rtol dopri5, 0.8 tsit5)."""
     rates = torch.tensor([0.25, 0.5, 1.0, 2.0, 4.0], dtype=F64)
     t = torch.linspace(0.0, 2.0, 201, dtype=F64)
     rtol = 1e-8
