@@ -22,6 +22,24 @@ affects all solvers alike; the other processes' share of the CPU is printed.
 
 ``--mixed`` solves one ensemble whose systems alternate between the given betas (``MixedBeta``: one
 SelfAttention call per distinct beta), the case where one joint step size costs the most.
+
+Measured 2026-12-04 (2-core AMD EPYC shared with other sessions: other processes used 62-79% of the
+machine during the runs, part of it a second run of this script; ratios are per-round, so the load
+hits all solvers alike, but single wall times vary by up to 2x between runs). S = 256, n = 32,
+T = 30, 201 times, rtol 1e-6, atol 1e-8, float64; wall s (median), evals, ratio ours/torchdiffeq
+and ours/torchode (same method):
+
+    d    beta  torchdiffeq       torchode dopri5   ensemble dopri5           ensemble tsit5
+    8    1     4.26 s  75776     2.40 s  68096     1.66 s  62204 0.55 0.97   2.84 s 0.76 1.41
+    8    5     8.97 s 166400     5.87 s 129536     4.85 s  91262 0.54 0.81   4.81 s 0.54 1.19
+    8    9     8.42 s 149504     6.35 s 129536     5.83 s 109616 0.67 0.89   6.10 s 0.71 0.93
+    8    1/9   9.30 s 144896     6.49 s 124928     5.35 s  86390 0.56 0.88   5.37 s 0.58 0.68
+    128  1    15.31 s  58880    15.21 s  60416     8.03 s  58340 0.52 0.59   7.87 s 0.50 0.57
+    128  9    18.99 s  75776    18.24 s  51200     4.42 s  14114 0.26 0.27   5.54 s 0.33 0.24
+    128  1/9  43.40 s 104960    23.39 s  60416     9.39 s  36206 0.21 0.40   7.62 s 0.17 0.34
+
+Each system's error is its solo torchdiffeq error (the same steps); the joint solve is more
+accurate on the hardest systems only because it over-resolves them with the others' steps.
 """
 
 from __future__ import annotations
