@@ -116,9 +116,23 @@ def positions(
 ) -> Tensor:
     """Token positions (len(times), *x0.shape) of ``solvers.integrate(field, ...)`` from ``x0``;
     a ``dynamics.Accelerated`` field starts at rest (v = 0). ``rtol`` and ``atol`` go to dopri5
-    only (the layer steppers take none)."""
+    only (the layer steppers take none). Layers whose step is too large diverge: their positions
+    are returned as the solver left them, non-finite from the divergence on (``Curve.diverged``).
+    """
     state = (x0, torch.zeros_like(x0)) if isinstance(field, dynamics.Accelerated) else x0
     options = {"rtol": rtol, "atol": atol} if method == "dopri5" else {}
-    with torch.no_grad():
-        xs = solvers.integrate(field, state, times, method=method, **options)
+    xs = trajectory_to_divergence(field, state, times, method=method, **options)
     return xs[0] if isinstance(xs, tuple) else xs
+
+
+def trajectory_to_divergence(
+    field: nn.Module, state: dynamics.State, times: Tensor, **options: object
+) -> dynamics.State:
+    """``solvers.integrate(field, state, times, **options)`` without gradients, also when the
+    solve diverges: then the trajectory as the solver left it, non-finite from the divergence on,
+    for scenarios that measure how far a layer's step can go."""
+    with torch.no_grad():
+        try:
+            return solvers.integrate(field, state, times, **options)
+        except solvers.DivergedError as diverged:
+            return diverged.trajectory

@@ -9,7 +9,7 @@ solves the Vlasov equation on the circle, ``solvers.learning`` holds the trainab
 integrate a block.
 """
 
-from solvers.checks import RTOL_EPS_FRACTION, check_rtol
+from solvers.checks import RTOL_EPS_FRACTION, DivergedError, check_rtol
 from solvers.contracts import (
     Configured,
     MethodLike,
@@ -45,6 +45,7 @@ __all__ = [
     "TAO_OMEGA",
     "Configured",
     "DiscreteTransformer",
+    "DivergedError",
     "KineticAugmented",
     "Method",
     "MethodLike",

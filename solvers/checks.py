@@ -71,17 +71,29 @@ def check_nonzero_tokens(field: object, x0: State) -> None:
         )
 
 
+class DivergedError(ValueError):
+    """A solve whose state became NaN or infinite. ``trajectory`` is what the solver returned
+    (non-finite from output index ``index`` on), for callers that study divergence itself."""
+
+    def __init__(self, message: str, trajectory: State, index: int) -> None:
+        super().__init__(message)
+        self.trajectory = trajectory
+        self.index = index
+
+
 def check_finite_trajectory(trajectory: State, t: Tensor, method: str) -> State:
-    """``trajectory`` (len(t), ...) unless it holds NaN/inf; then ValueError naming the first
-    output time where one appeared."""
+    """``trajectory`` (len(t), ...) unless it holds NaN/inf; then ``DivergedError`` (a
+    ValueError) naming the first output time where one appeared."""
     parts = trajectory if isinstance(trajectory, tuple) else (trajectory,)
     finite = torch.stack([torch.isfinite(part).flatten(1).all(1) for part in parts]).all(0)
     if not bool(finite.all()):
         k = int((~finite).nonzero()[0])
-        raise ValueError(
+        raise DivergedError(
             f"method {method!r}: the state became NaN or infinite by output time t[{k}]="
             f"{float(t[k]):g} (finite at t[{k - 1}]={float(t[k - 1]):g}); the field returned "
             "non-finite values or the steps were too large for it: check the field and x0, or "
-            "take smaller steps"
+            "take smaller steps",
+            trajectory,
+            k,
         )
     return trajectory

@@ -145,7 +145,7 @@ def plot_moments(config: AccelerationConfig, results: Results) -> Figure:
 
 def plot_evaluations(config: AccelerationConfig, results: dict[str, Results]) -> Figure:
     """Evaluations to reach the target against the layer step, per variant and problem."""
-    fig = new_figure(FULL_WIDTH, 3.0, layout="constrained")
+    fig = new_figure(FULL_WIDTH, 3.4, layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, problem in zip(axes, ("sphere", "linear"), strict=True):
         for name, by_step in results[problem].layers.items():
@@ -158,7 +158,8 @@ def plot_evaluations(config: AccelerationConfig, results: dict[str, Results]) ->
         ax.set_xlabel("layer step h")
         ax.set_ylabel(f"evaluations to gap {config.target:g}")
         ax.set_title(_problem_title(config, problem), fontsize=8)
-    axes[0].legend(loc="upper right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3)
     fig.suptitle(
         f"Field evaluations to reach the target (missing: not reached in "
         f"{config.max_evaluations} evaluations, or diverged)"

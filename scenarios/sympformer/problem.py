@@ -11,8 +11,7 @@ import torch
 from torch import Tensor, nn
 
 import dynamics
-import solvers
-from scenarios.analysis import positions, relative_to_start
+from scenarios.analysis import positions, relative_to_start, trajectory_to_divergence
 from scenarios.sympformer.config import SympformerConfig
 
 DTYPE = torch.float64
@@ -98,9 +97,7 @@ def trajectory(
         return xs, None
     options = {"rtol": config.rtol, "atol": config.atol} if method == "dopri5" else {}
     state = (problem.x0, torch.zeros_like(problem.x0))
-    with torch.no_grad():
-        xs, ps = solvers.integrate(field_, state, config.t0 + elapsed, method=method, **options)
-    return xs, ps
+    return trajectory_to_divergence(field_, state, config.t0 + elapsed, method=method, **options)
 
 
 def flow_times(config: SympformerConfig) -> Tensor:

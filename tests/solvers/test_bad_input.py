@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dynamics import SPHERE, Accelerated, SelfAttention, TransformerBlock, uniform_sphere
-from solvers import integrate
+from solvers import DivergedError, integrate
 from tests.reference import F64
 
 T = torch.linspace(0.0, 1.0, 5, dtype=F64)
@@ -53,8 +53,13 @@ def test_a_field_that_turns_nan_is_reported_at_the_first_output_time_it_reached(
     cloud, method, step_size, first
 ):
     expected = rf"'{method}'.* NaN or infinite by output time t\[{first}\]={T[first]:g} "
-    with pytest.raises(ValueError, match=expected):
+    with pytest.raises(DivergedError, match=expected) as diverged:
         integrate(NaNAfterHalf(), cloud, T, method=method, step_size=step_size)
+    # The trajectory stays available to callers that study divergence: finite up to t[first - 1].
+    assert diverged.value.index == first and isinstance(diverged.value, ValueError)
+    assert diverged.value.trajectory.shape == (len(T), *cloud.shape)
+    assert bool(torch.isfinite(diverged.value.trajectory[:first]).all())
+    assert not bool(torch.isfinite(diverged.value.trajectory[first]).all())
 
 
 def test_an_adaptive_solve_that_meets_nan_names_the_time_in_one_line(cloud):
