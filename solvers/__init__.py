@@ -6,7 +6,8 @@ Hamiltonian dynamics, Lie-Trotter and Strang splitting of attention and MLP. ``M
 every method with its contract (order, evaluations, what it preserves, the field kind, geometry and
 state it accepts, its options); ``check_method`` and ``methods_for`` read it. ``solvers.mean_field``
 solves the Vlasov equation on the circle, ``solvers.learning`` holds the trainable models that
-integrate a block.
+integrate a block, and ``solvers.ensemble`` (``solve_ensemble``) solves batches of independent
+autonomous systems with a step size per system, streaming observables instead of trajectories.
 """
 
 from solvers.checks import RTOL_EPS_FRACTION, DivergedError, check_rtol
@@ -18,6 +19,7 @@ from solvers.contracts import (
     configure,
     methods_for,
 )
+from solvers.ensemble import EnsembleStats, solve_ensemble
 from solvers.grid import fixed_steps, step_grid, steps_per_interval
 from solvers.integration import integrate
 from solvers.kinetic import KineticAugmented, integrate_with_kinetic, kinetic_rate
@@ -46,6 +48,7 @@ __all__ = [
     "Configured",
     "DiscreteTransformer",
     "DivergedError",
+    "EnsembleStats",
     "KineticAugmented",
     "Method",
     "MethodLike",
@@ -66,6 +69,7 @@ __all__ = [
     "particle_in_cell_circle",
     "presymplectic_euler_step",
     "projected_euler_step",
+    "solve_ensemble",
     "solve_vlasov_circle",
     "step_grid",
     "steps_per_interval",
