@@ -84,7 +84,7 @@ class ClusteringConfig(ScenarioConfig):
         e^beta / n representable in the dtype."""
         if any(time > self.T for time in self.snapshot_times):
             refuse("snapshot_times", self.snapshot_times, f"times in [0, T] = [0, {self.T:g}]")
-        check_step_size(self.method, self.step_size)
+        check_step_size(self.method, self.step_size, self.T)
         solvers.check_rtol(self.rtol, DTYPES[self.dtype])
         if "uniform" in self.normalizations:
             limit = math.log(torch.finfo(DTYPES[self.dtype]).max)

@@ -83,10 +83,13 @@ def step_size_field() -> Any:
     )
 
 
-def check_step_size(method: str, step_size: float) -> None:
+def check_step_size(method: str, step_size: float, horizon: float) -> None:
     """Refuse a step_size > 0 with an adaptive method (``solvers.check_step_size``; 0 means one
-    step per output interval)."""
+    step per output interval), and one that cuts [0, horizon] into more steps than a solve may
+    take (``solvers.steps_per_interval``)."""
     solvers.check_step_size(method, step_size or None)
+    if step_size > 0:
+        solvers.steps_per_interval(torch.tensor([0.0, horizon], dtype=torch.float64), step_size)
 
 
 def device_check() -> Check:

@@ -77,4 +77,4 @@ class MetastabilityConfig(ScenarioConfig):
         """T > t_min; step_size only with fixed-step methods."""
         if self.t_min >= self.T:
             refuse("T", self.T, f"a finite number > t_min = {self.t_min:g}")
-        check_step_size(self.method, self.step_size)
+        check_step_size(self.method, self.step_size, self.T)

@@ -94,4 +94,4 @@ class PretrainedConfig(ScenarioConfig):
             self.albert_sentences,
             f"an integer in [1, {self.sentences}] (at most sentences)",
         )
-        check_step_size(self.method, self.step_size)
+        check_step_size(self.method, self.step_size, self.T)

@@ -37,6 +37,7 @@ def test_clustering_memory_grows_with_the_trajectory_and_lsoda_jacobian():
     [
         (["run", "clustering", "--set", "n=1000000000000000000000"], "needs about"),
         (["run", "clustering", "--set", "threads=100000"], "threads=100000"),
+        (["run", "clustering", "--set", "method=euler", "step_size=1e-300"], "budget of 1e+08"),
         (["sweep", "clustering", "--grid", "d=2", "--seeds", "9223372036854775807"], "seeds"),
     ],
 )
