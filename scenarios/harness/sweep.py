@@ -168,10 +168,11 @@ def plan_sweep(
         raise ConfigError(
             f"--seeds {seeds} with seed={first_seed} is not accepted; seeds must stay below 2^63"
         )
-    if declared.memory is not None:
+    per_seed = declared.sweep.memory or declared.memory
+    if per_seed is not None:
         check_memory(
             f"a point of {seeds} seeds of {scenario!r}",
-            max(declared.memory(config) for config in configs) * seeds,
+            max(per_seed(config) for config in configs) * seeds,
         )
     shared = {key: value for key, value in config_to_dict(configs[0]).items() if key not in grid}
     keys = (*grid, "seed", *declared.sweep.keys)
