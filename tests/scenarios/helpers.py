@@ -53,3 +53,12 @@ def assert_metrics_written(out: Path, config: object, metrics: dict) -> None:
     written = strict_json((out / "metrics.json").read_text())
     assert written == json.loads(json.dumps(metrics, allow_nan=False))
     assert written["parameters"] == config_to_dict(config)
+
+
+def default_sigint() -> None:
+    """In a child process, before exec: SIGINT to its default disposition. An ignored SIGINT is
+    inherited across exec (a test run in the background ignores it), and Python then installs no
+    KeyboardInterrupt handler, so the child could not be interrupted."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -23,6 +23,7 @@ from scenarios.harness.output import (
     remove_stale_staging,
     staged_run,
 )
+from tests.scenarios.helpers import default_sigint
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW_RUN = [
@@ -68,7 +69,7 @@ def test_a_new_run_replaces_the_previous_one_whole(tmp_path):
 @pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two renames"])
 @pytest.mark.parametrize("stop", ["before the swap", "after the swap"])
 def test_an_interrupted_commit_leaves_the_old_run_or_the_new_one(
-    tmp_path, monkeypatch, exchange, stop
+    tmp_path, monkeypatch, request, exchange, stop
 ):
     out = tmp_path / "out"
     out.mkdir()
@@ -94,6 +95,9 @@ def test_an_interrupted_commit_leaves_the_old_run_or_the_new_one(
 
     monkeypatch.setattr(output, "_exchange", interrupted_exchange)
     monkeypatch.setattr(output.os, "rename", interrupted_rename)
+    # Ctrl-C must raise here even when the test run inherited SIGINT ignored (in the background).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     with pytest.raises(KeyboardInterrupt), staged_run(out) as staging:
         _write_run(staging, "new", ("new.png",))
     new = dict.fromkeys(("config.json", "metrics.json", "new.png"), '{"run": "new"}')
@@ -171,6 +175,7 @@ def _start(out: Path, cwd: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
 
 

@@ -25,6 +25,7 @@ from scenarios.harness.cli import main
 from scenarios.harness.config import ConfigError
 from scenarios.harness.registry import all_scenarios
 from scenarios.harness.sweep import JOURNAL_FILE, SPEC_FILE, TABLE_FILE, SweepTable, plan_sweep
+from tests.scenarios.helpers import default_sigint
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -238,7 +239,7 @@ def _interrupt_after_two_points(out: Path) -> tuple[int, str]:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-        preexec_fn=_default_sigint,
+        preexec_fn=default_sigint,
     ) as process:
         deadline = time.monotonic() + 120
         while _finished_points(out) < 2 and process.poll() is None:
@@ -247,13 +248,6 @@ def _interrupt_after_two_points(out: Path) -> tuple[int, str]:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
     return process.returncode, err
-
-
-def _default_sigint() -> None:
-    """In the child, before exec: SIGINT to its default disposition. An ignored SIGINT is
-    inherited across exec (and then Python installs no KeyboardInterrupt handler), so a test run
-    whose process ignores SIGINT would otherwise start a sweep that cannot be interrupted."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _finished_points(out: Path) -> int:
