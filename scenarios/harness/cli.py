@@ -89,14 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("name", metavar="NAME", nargs="?", help="scenario name (attnflow list)")
     run.add_argument("-h", "--help", action="store_true", help="show the config fields and exit")
-    run.add_argument(
-        "--set",
-        dest="assignments",
-        metavar="KEY=VALUE",
-        action="extend",
-        nargs="+",
-        default=[],
-        help="set config fields (repeatable); tuples as comma lists, e.g. --set betas=1,4,9",
+    _add_set_argument(
+        run, "set config fields (repeatable); tuples as comma lists, e.g. --set betas=1,4,9"
     )
     run.add_argument(
         "--config", metavar="FILE.toml", type=Path, help="read config fields from a TOML file"
@@ -111,6 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plot_parser(commands)
     _add_compare_parser(commands)
     return parser
+
+
+def _add_set_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--set KEY=VALUE ...``, repeatable, collected in ``assignments``."""
+    parser.add_argument(
+        "--set",
+        dest="assignments",
+        metavar="KEY=VALUE",
+        action="extend",
+        nargs="+",
+        default=[],
+        help=help,
+    )
 
 
 def _add_sweep_parser(commands: argparse._SubParsersAction) -> None:
@@ -135,14 +142,8 @@ def _add_sweep_parser(commands: argparse._SubParsersAction) -> None:
         "tuple field takes one element per point, e.g. --grid betas=1,4,9",
     )
     sweep.add_argument("--seeds", metavar="N", type=int, default=1, help="seeds per point (1)")
-    sweep.add_argument(
-        "--set",
-        dest="assignments",
-        metavar="KEY=VALUE",
-        action="extend",
-        nargs="+",
-        default=[],
-        help="config fields shared by every point (repeatable); seed=S sets the first seed",
+    _add_set_argument(
+        sweep, "config fields shared by every point (repeatable); seed=S sets the first seed"
     )
     sweep.add_argument("--backend", metavar="local|dask", default="local", help="local (default)")
     sweep.add_argument(
