@@ -41,7 +41,7 @@ from scenarios.clustering import (
     sweep_point,
 )
 from scenarios.harness.sweep import plan_sweep, run_sweep
-from scenarios.harness.threads import torch_threads
+from solvers.threads import torch_threads
 
 BATCH_TARGET = 20.0
 WORKERS_TARGET = 1.7

@@ -36,12 +36,14 @@ from solvers.steppers.projected_euler import projected_euler_step
 from solvers.steppers.strang import strang_step
 from solvers.steppers.symplectic_euler import symplectic_euler_step
 from solvers.steppers.tao import TAO_OMEGA, tao_step, tao_stepper
+from solvers.threads import SMALL_WORK, thread_count, torch_threads
 
 __all__ = [
     "METHODS",
     "PIC_STEPPERS",
     "RTOL_EPS_FRACTION",
     "SCHEMES",
+    "SMALL_WORK",
     "SSP_STEPPERS",
     "STATE_PARTS",
     "TAO_OMEGA",
@@ -77,4 +79,6 @@ __all__ = [
     "symplectic_euler_step",
     "tao_step",
     "tao_stepper",
+    "thread_count",
+    "torch_threads",
 ]

@@ -17,13 +17,24 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tomllib
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from scenarios.harness.checks import Check, boolean, did_you_mean, is_int, is_real, seed, show
+from scenarios.harness.checks import (
+    Check,
+    boolean,
+    did_you_mean,
+    int_in,
+    is_int,
+    is_real,
+    seed,
+    show,
+)
+from solvers.threads import SMALL_WORK
 
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
@@ -104,7 +115,8 @@ class ScenarioConfig:
     """Base of every scenario config: a frozen dataclass checked when it is built.
 
     Every config has ``seed`` (the runner seeds torch with it; scenarios draw from generators
-    seeded by it) and ``figures``. Each field's value must have the field's type (ints are
+    seeded by it), ``figures`` and ``threads`` (the runner's thread policy, ``solvers.threads``,
+    from the scenario's declared ``work``). Each field's value must have the field's type (ints are
     accepted as floats) and pass its declared check; then ``cross_check()`` tests the rules that
     tie several fields. Any refusal is one ValueError naming the field, the value and what is
     accepted.
@@ -113,6 +125,12 @@ class ScenarioConfig:
     seed: int = param(0, "random seed: every random draw of the run follows from it", seed())
     figures: bool = param(
         True, "write the figures (false: only metrics.json and config.json)", boolean()
+    )
+    threads: int = param(
+        0,
+        "CPU threads for torch during the run; 0: one thread when the run's largest kernel is "
+        f"small (at most {SMALL_WORK} entries), torch's default otherwise",
+        int_in(0, os.cpu_count() or 1),
     )
 
     def __post_init__(self) -> None:

@@ -14,7 +14,7 @@ import torch
 import solvers
 from scenarios.harness.checks import Check, int_in, is_real, one_of, positive, real_in
 from scenarios.harness.config import param
-from scenarios.harness.threads import SMALL_WORK
+from solvers.threads import SMALL_WORK
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 """The dtypes a scenario computes in, by the name a config gives."""

@@ -18,7 +18,7 @@ from scenarios.harness.memory import check_memory
 from scenarios.harness.output import staged_run, write_json
 from scenarios.harness.registry import get_scenario
 from scenarios.harness.style import save_figures
-from scenarios.harness.threads import thread_count, torch_threads
+from solvers.threads import thread_count, torch_threads
 
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.json"
@@ -46,9 +46,10 @@ def run_scenario(name: str, config: object, out_dir: Path | None = None) -> dict
     out_dir = default_out_dir(name) if out_dir is None else Path(out_dir)
     if scenario.memory is not None:
         check_memory(f"scenario {name!r} with these settings", scenario.memory(config))
-    threads = None
     if scenario.work is not None:
         threads = thread_count(config.threads, scenario.work(config))
+    else:
+        threads = config.threads or None
     with staged_run(out_dir) as staging, torch_threads(threads):
         torch.manual_seed(config.seed)
         clock = time.perf_counter()

@@ -57,7 +57,7 @@ class Scenario:
         figures: ``figures(config, result) -> {stem: Figure}``.
         summary_lines: ``summary_lines(metrics) -> lines`` printed after a run.
         work: ``work(config) -> int``, the entries of the run's largest kernel, which picks the
-            thread count when the config's ``threads`` is 0 (see ``scenarios.harness.threads``).
+            thread count when the config's ``threads`` is 0 (see ``solvers.threads``).
         sweep: sweep support, or None.
         keeps_files: ``simulate`` takes the output directory too.
         memory: ``memory(config) -> bytes``, an estimate of the run's peak memory (a sweep

@@ -34,7 +34,7 @@ from typing import TypeVar
 
 from scenarios.harness.checks import did_you_mean
 from scenarios.harness.config import ConfigError
-from scenarios.harness.threads import torch_threads
+from solvers.threads import torch_threads
 
 BACKENDS = ("local", "dask")
 """The backends ``attnflow sweep --backend`` accepts."""

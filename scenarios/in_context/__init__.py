@@ -56,6 +56,8 @@ SCENARIO = Scenario(
     metrics=metrics,
     figures=make_figures,
     summary_lines=summary_lines,
+    # The layers' largest kernel: Z M for every task, tokens x (d + 1)^2 entries each.
+    work=lambda config: config.tasks * (config.n_context + config.n_queries) * (config.d + 1) ** 2,
 )
 
 __all__ = [

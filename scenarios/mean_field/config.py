@@ -20,7 +20,7 @@ from scenarios.harness import (
     refuse,
 )
 from scenarios.harness.checks import is_real
-from scenarios.harness.threads import SMALL_WORK
+from solvers.threads import SMALL_WORK
 
 CLOUD_SIZES = items(int_in(2, 10**8), min_count=2)
 """Particle counts n: a slope needs two sizes."""

@@ -16,9 +16,9 @@ import dynamics
 import solvers
 from scenarios.analysis import fit_power_law
 from scenarios.harness import progress
-from scenarios.harness.threads import thread_count, torch_threads
 from scenarios.mean_field.config import MeanFieldConfig
 from scenarios.mean_field.initial import DTYPE, angles_of, initial_angles, initial_cells, on_circle
+from solvers.threads import thread_count, torch_threads
 
 NAME = "mean_field"
 METHODS = ("exact", "pic")

@@ -21,6 +21,7 @@ from torch import Tensor
 from solvers.ensemble.control import error_ratio, initial_step, step_factor
 from solvers.ensemble.output import Observe, Observed, Trajectory
 from solvers.ensemble.tableau import TABLEAUS, Tableau
+from solvers.threads import thread_count, torch_threads
 
 Recorder = Trajectory | Observed
 
@@ -73,7 +74,9 @@ def solve_ensemble(
             Norsett, Wanner, II.4, as torchdiffeq).
         return_stats: also return the ``EnsembleStats``.
 
-    The solve runs without autograd (the stage buffer is written in place): no gradients.
+    The solve runs without autograd (the stage buffer is written in place): no gradients. It
+    runs on one torch thread when an evaluation's pairwise interactions (S n^2 d) are few
+    (``solvers.threads``), on torch's default otherwise, and restores the setting after.
 
     Returns:
         The trajectory (len(t), *batch, n, d) in x0's dtype and device (``integrate``'s layout),
@@ -94,7 +97,9 @@ def solve_ensemble(
     else:
         recorder = Observed(observe, systems, len(times))
     every = torch.arange(systems, device=x0.device)
-    with torch.no_grad():
+    # The library's thread policy, by the size of one evaluation's pairwise interactions.
+    work = systems * clouds.shape[-2] ** 2 * clouds.shape[-1]
+    with torch.no_grad(), torch_threads(thread_count(0, work)):
         recorder.record(torch.zeros_like(every), every, clouds)
         run = _Run(field, tableau, clouds, times, flat_params, rtol, atol, first)
         while run.ids.numel():

@@ -80,10 +80,10 @@ def test_coerce_toml_accepts_ints_as_floats_and_lists_as_tuples():
         coerce_toml("betas", tuple[float, ...], "1,4")
 
 
-def test_clustering_fields_come_after_seed_and_figures_in_declaration_order():
+def test_clustering_fields_come_after_the_base_fields_in_declaration_order():
     infos = config_fields(ClusteringConfig)
     names = [info.name for info in infos]
-    assert names[:7] == ["seed", "figures", "n", "d", "T", "betas", "normalizations"]
+    assert names[:8] == ["seed", "figures", "threads", "n", "d", "T", "betas", "normalizations"]
     for info in infos:
         assert len(info.help) > 10, f"{info.name} has no meaning in --help"
 
@@ -116,7 +116,7 @@ def test_unknown_keys_get_the_closest_suggestion():
     assert suggest("bta", ["betas", "n", "d"]) == "betas"
     assert suggest("Seed", ["seed", "T"]) == "seed"
     assert suggest("zzzz", ["betas"]) is None
-    expected = r"'num_time'.*did you mean 'num_times'.*valid keys: seed, figures, n, d"
+    expected = r"'num_time'.*did you mean 'num_times'.*valid keys: seed, figures, threads, n, d"
     with pytest.raises(ConfigError, match=expected):
         resolve_config(ClusteringConfig, assignments=["num_time=3"], scenario="clustering")
 
@@ -210,12 +210,15 @@ def test_cross_check_runs_after_the_field_checks():
         resolve_config(_Pair, assignments=["low=5", "high=3"])
 
 
-def test_every_config_has_seed_and_figures_checked():
+def test_every_config_has_seed_figures_and_threads_checked():
     with pytest.raises(ValueError, match=r"^seed=-1 is not accepted; expected an integer in"):
         ClusteringConfig(seed=-1)
     with pytest.raises(ValueError, match=r"^seed=9223372036854775808 is not accepted"):
         ClusteringConfig(seed=2**63)
-    assert [info.name for info in config_fields(_Pair)] == ["seed", "figures", "low", "high"]
+    with pytest.raises(ValueError, match=r"^threads=-1 is not accepted; expected an integer in"):
+        _Pair(threads=-1)
+    names = [info.name for info in config_fields(_Pair)]
+    assert names == ["seed", "figures", "threads", "low", "high"]
 
 
 def test_meaning_is_the_help_followed_by_the_check_phrase():

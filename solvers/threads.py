@@ -1,4 +1,5 @@
-"""How many CPU threads torch uses during a scenario run.
+"""How many CPU threads torch uses: the one policy of the library, read by the scenario runner
+and by ``solve_ensemble``.
 
 Small problems run on one thread: their kernels take microseconds, a second OpenMP thread only
 adds a wait for it, and on a busy machine that wait is a scheduler time slice per operation
