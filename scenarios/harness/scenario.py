@@ -31,15 +31,16 @@ class SweepSpec:
         keys: the row keys that name a run within a point (the other keys are metrics).
         defaults: config values a sweep starts from (``--set`` and ``--grid`` override them).
         check: raises ValueError for a config the scenario runs but cannot batch.
-        memory: ``memory(config) -> bytes`` per seed of a point, where a sweep's point needs
-            other memory than a run (streamed observables); None: the scenario's ``memory``.
+        memory: ``memory(config, seeds) -> bytes``, the peak of a point of ``seeds`` seeds, where
+            a sweep's point needs other memory than a run (streamed observables); None: the
+            scenario's ``memory`` times ``seeds``.
     """
 
     point: Callable[[Any, Sequence[int]], list[Row]]
     keys: tuple[str, ...] = ()
     defaults: Mapping[str, object] = field(default_factory=dict)
     check: Callable[[Any], None] | None = None
-    memory: Callable[[Any], float] | None = None
+    memory: Callable[[Any, int], float] | None = None
 
 
 @dataclass(frozen=True)

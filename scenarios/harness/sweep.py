@@ -168,12 +168,14 @@ def plan_sweep(
         raise ConfigError(
             f"--seeds {seeds} with seed={first_seed} is not accepted; seeds must stay below 2^63"
         )
-    per_seed = declared.sweep.memory or declared.memory
-    if per_seed is not None:
-        check_memory(
-            f"a point of {seeds} seeds of {scenario!r}",
-            max(per_seed(config) for config in configs) * seeds,
-        )
+    if declared.sweep.memory is not None:
+        needed = max(declared.sweep.memory(config, seeds) for config in configs)
+    elif declared.memory is not None:
+        needed = max(declared.memory(config) for config in configs) * seeds
+    else:
+        needed = None
+    if needed is not None:
+        check_memory(f"a point of {seeds} seeds of {scenario!r}", needed)
     shared = {key: value for key, value in config_to_dict(configs[0]).items() if key not in grid}
     keys = (*grid, "seed", *declared.sweep.keys)
     return Sweep(

@@ -20,6 +20,7 @@ import dynamics
 import solvers
 from scenarios import clustering
 from scenarios.clustering import ClusteringConfig, initial_cloud, initial_clouds, simulate
+from scenarios.clustering import sweep as clustering_sweep
 from scenarios.clustering.sweep import observables, series_metrics
 from scenarios.harness.cli import main
 from scenarios.harness.config import ConfigError
@@ -356,3 +357,23 @@ def test_plot_refusals_are_one_line(args, expected, reference, capsys):
 def test_plot_refuses_a_directory_without_a_sweep(tmp_path, capsys):
     assert main(["plot", "phase", str(tmp_path), "--x", "d", "--value", "v"]) == 2
     assert "not a sweep directory" in capsys.readouterr().err
+
+
+def test_chunks_of_seeds_change_no_result(monkeypatch):
+    """Each seed takes its own steps, so solving the seeds in chunks gives the same rows."""
+    config = ClusteringConfig(n=6, T=1.0, betas=(2.0,), num_times=6, method="dopri5")
+    whole = clustering.sweep_point(config, range(5))
+    cloud_bytes = config.n * config.d * 8
+    monkeypatch.setattr(
+        clustering_sweep, "CHUNK_BYTES", 2 * clustering_sweep.STREAM_COPIES * cloud_bytes
+    )
+    assert clustering_sweep.chunk_size(config) == 2
+    chunked = clustering.sweep_point(config, range(5))
+    assert len(chunked) == len(whole) == 2 * 5
+    for left, right in zip(whole, chunked, strict=True):
+        assert left.keys() == right.keys()
+        for key, value in left.items():
+            if isinstance(value, float):
+                assert right[key] == pytest.approx(value, rel=1e-12, abs=1e-15), key
+            else:
+                assert right[key] == value, key
