@@ -22,6 +22,7 @@ from scenarios.harness.config import (
     config_to_dict,
     param,
     resolve_config,
+    threads_field,
 )
 from scenarios.harness.fields import (
     DTYPES,
@@ -33,7 +34,6 @@ from scenarios.harness.fields import (
     method_field,
     rtol_field,
     step_size_field,
-    threads_field,
 )
 from scenarios.harness.output import staged_run, write_json
 from scenarios.harness.progress_bars import progress

@@ -110,6 +110,18 @@ def param(default: object, help: str, check: Check | None = None) -> Any:
     return dataclasses.field(default=default, metadata={"help": help, "check": check})
 
 
+def threads_field(work: str) -> Any:
+    """``threads: int``, 0 (automatic) by default, at most one per CPU core; ``work`` names the
+    kernel whose size decides."""
+    return param(
+        0,
+        f"CPU threads for torch during the run; 0: one thread when {work} has at most "
+        f"{SMALL_WORK} entries (tiny kernels, where a second thread only adds waiting, badly so "
+        "on a busy machine), torch's default otherwise",
+        int_in(0, os.cpu_count() or 1),
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class ScenarioConfig:
     """Base of every scenario config: a frozen dataclass checked when it is built.
@@ -126,12 +138,7 @@ class ScenarioConfig:
     figures: bool = param(
         True, "write the figures (false: only metrics.json and config.json)", boolean()
     )
-    threads: int = param(
-        0,
-        "CPU threads for torch during the run; 0: one thread when the run's largest kernel is "
-        f"small (at most {SMALL_WORK} entries), torch's default otherwise",
-        int_in(0, os.cpu_count() or 1),
-    )
+    threads: int = threads_field("the run's largest kernel")
 
     def __post_init__(self) -> None:
         for info in config_fields(type(self)):

@@ -6,15 +6,13 @@ its arguments are the scenario's default where scenarios differ.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import torch
 
 import solvers
-from scenarios.harness.checks import Check, int_in, is_real, one_of, positive, real_in
+from scenarios.harness.checks import Check, is_real, one_of, positive, real_in
 from scenarios.harness.config import param
-from solvers.threads import SMALL_WORK
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 """The dtypes a scenario computes in, by the name a config gives."""
@@ -28,18 +26,6 @@ def dtype_field(default: str = "float64") -> Any:
 def device_field() -> Any:
     """``device: str``, "cpu" by default; CUDA must be available when asked for."""
     return param("cpu", "torch device", device_check())
-
-
-def threads_field(work: str) -> Any:
-    """``threads: int``, 0 (automatic) by default, at most one per CPU core; ``work`` names the
-    kernel whose size decides."""
-    return param(
-        0,
-        f"CPU threads for torch during the run; 0: one thread when {work} has at most "
-        f"{SMALL_WORK} entries (tiny kernels, where a second thread only adds waiting, badly so "
-        "on a busy machine), torch's default otherwise",
-        int_in(0, os.cpu_count() or 1),
-    )
 
 
 def cluster_tol_field(default: float = 1e-2) -> Any:
