@@ -104,6 +104,14 @@ from dynamics.observables.distances import (
 )
 from dynamics.observables.energy_gap import relative_energy_gap
 from dynamics.observables.partitions import adjusted_rand_index
+from dynamics.observables.renyi import (
+    RENYI_PARKING_CONSTANT,
+    circle_renyi_center_mean,
+    circle_strong_center_mean,
+    renyi_centers,
+    renyi_parking_mean,
+    strong_renyi_centers,
+)
 from dynamics.optional import optional_module
 from dynamics.sampling import (
     gaussian,
@@ -126,6 +134,7 @@ __all__ = [
     "NORMALIZATIONS",
     "PARTS",
     "PROJECTIONS",
+    "RENYI_PARKING_CONSTANT",
     "SPHERE",
     "Accelerated",
     "AcceleratedLinearAttentionMoments",
@@ -168,6 +177,8 @@ __all__ = [
     "check_masses",
     "check_real",
     "circle_kernels",
+    "circle_renyi_center_mean",
+    "circle_strong_center_mean",
     "circle_velocity",
     "cluster_count",
     "cluster_labels",
@@ -198,6 +209,8 @@ __all__ = [
     "project_tangent",
     "prompt",
     "relative_energy_gap",
+    "renyi_centers",
+    "renyi_parking_mean",
     "second_moment",
     "separated_groups",
     "sinkhorn_attention",
@@ -208,6 +221,7 @@ __all__ = [
     "sphere_mixture",
     "spread_directions",
     "streaming_attention",
+    "strong_renyi_centers",
     "tokenize",
     "uniform_sphere",
     "von_mises_fisher",

@@ -306,6 +306,8 @@ def softmax_attention(
     if key_bias is not None:
         q, k = _with_key_bias(q, k, key_bias, scale)
         scale = 1.0
+    if causal and scale == 0:  # the fused kernel scales the masked -inf logits too: 0 * -inf
+        q, scale = torch.zeros_like(q), 1.0
     e, e_v = q.shape[-1], v.shape[-1]
     width = _fused_width(e, e_v, q.device)
     if width != e or width != e_v:
