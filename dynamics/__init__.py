@@ -88,6 +88,7 @@ from dynamics.momentum.linear_hamiltonian import (
     phase_space_moments,
 )
 from dynamics.observables.bert import effective_rank, masked_cluster_count, mean_pairwise_cosine
+from dynamics.observables.circle import circle_cluster_count
 from dynamics.observables.cloud import (
     cluster_count,
     cluster_labels,
@@ -176,6 +177,7 @@ __all__ = [
     "check_int",
     "check_masses",
     "check_real",
+    "circle_cluster_count",
     "circle_kernels",
     "circle_renyi_center_mean",
     "circle_strong_center_mean",

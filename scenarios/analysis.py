@@ -1,5 +1,5 @@
 """Analysis of measured series that several scenarios report: power-law fits, monotonicity,
-convergence curves of flows and layers."""
+convergence curves of flows and layers, plateaus of cluster-count series."""
 
 from __future__ import annotations
 
@@ -136,3 +136,25 @@ def trajectory_to_divergence(
             return solvers.integrate(field, state, times, **options)
         except solvers.DivergedError as diverged:
             return diverged.trajectory
+
+
+# Plateaus of a cluster-count series (shared by the metastability and causal scenarios).
+def plateaus(times: np.ndarray, counts: np.ndarray, factor: float) -> list[tuple[int, int]]:
+    """Every plateau of the series: maximal runs a..b of consecutive indices with times[a] > 0,
+    counts constant on a..b, and times[b] >= factor * times[a]; as (a, b), in time order."""
+    found = []
+    start = 0
+    for index in range(1, len(counts) + 1):
+        if index < len(counts) and counts[index] == counts[start]:
+            continue
+        first = start if times[start] > 0 else start + 1  # the run's positive times
+        if first < index and times[index - 1] >= factor * times[first]:
+            found.append((first, index - 1))
+        start = index
+    return found
+
+
+def first_plateau(times: np.ndarray, counts: np.ndarray, factor: float) -> tuple[int, int] | None:
+    """The earliest plateau (``plateaus``), or None if the count never holds a factor of time."""
+    found = plateaus(times, counts, factor)
+    return found[0] if found else None

@@ -26,6 +26,8 @@ MAIN_FIGURE = {
     "mean_field": "w1_vs_n",
     "train": "learning_curves",
     "pretrained": "layers",
+    "causal": "angles",
+    "long_context": "transition",
 }
 MAX_BYTES = 150_000
 IMG_DIR = Path(__file__).parent / "img"

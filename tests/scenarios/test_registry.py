@@ -12,9 +12,11 @@ from scenarios.harness.scenario import Scenario
 
 EXPERIMENTS = (
     "acceleration",
+    "causal",
     "clustering",
     "in_context",
     "layers",
+    "long_context",
     "lora",
     "mean_field",
     "metastability",

@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy.integrate import quad
 
-from dynamics import SelfAttention, softmax_attention, uniform_sphere
+from dynamics import SelfAttention, interaction_energy, softmax_attention, uniform_sphere
 from solvers import integrate
 from tests.reference import F64
 
@@ -105,3 +105,22 @@ def test_causal_softmax_at_zero_scale_is_the_running_mean(generator):
     q, k, v = (torch.randn(2, 1, 7, 3, generator=generator, dtype=F64) for _ in range(3))
     expected = v.cumsum(-2) / torch.arange(1, 8, dtype=F64)[:, None]
     torch.testing.assert_close(softmax_attention(q, k, v, scale=0.0, causal=True), expected)
+
+
+def energy_rate(x: torch.Tensor, beta: float, causal: bool) -> float:
+    """dE_beta/dt = <grad E_beta(x), f(x)> under the SA field."""
+    x = x.clone().requires_grad_()
+    (gradient,) = torch.autograd.grad(interaction_energy(x, beta), x)
+    return float((gradient * SelfAttention(2, beta=beta, causal=causal)(0.0, x.detach())).sum())
+
+
+def test_causal_sa_can_lower_the_energy_that_full_sa_raises(generator):
+    """Full SA (Q = K = V = I) is a gradient ascent of E_beta on the sphere, so dE/dt >= 0;
+    the causal field is not: x_1 at angle 0, x_2 at 1, eight tokens at 1.5. Token 2 sees only
+    x_1 and itself and leaves the heavy group behind it, which lowers E (beta = 4)."""
+    angles = torch.tensor([0.0, 1.0] + [1.5] * 8, dtype=F64)
+    x = torch.stack([angles.cos(), angles.sin()], -1)
+    assert energy_rate(x, 4.0, causal=True) < -0.02
+    assert energy_rate(x, 4.0, causal=False) > 0
+    cloud = uniform_sphere(30, 2, generator=generator, dtype=F64)
+    assert energy_rate(cloud, 4.0, causal=False) > 0
