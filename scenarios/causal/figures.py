@@ -107,7 +107,7 @@ def plot_clusters(config: CausalConfig, result: CausalResult) -> Figure:
     ax.set_xlabel("time t (depth)")
     ax.set_ylabel(f"clusters (cos > 1 − {config.cluster_tol:g}), mean over seeds")
     ax.set_ylim(bottom=0)
-    fig.legend(loc="outside right upper")
+    fig.legend(loc="outside lower center", ncols=4)
     fig.suptitle(
         f"Cluster count against time, causal and full (plateaus sought from t = "
         f"{config.t_min:g}, dotted)\n{_cloud_title(config)}"
