@@ -30,6 +30,15 @@ sharpens: the steepest drop of the mean curve between neighbouring gammas, per n
 n and the peak resident memory are reported (the n = 2^16 point:
 ``--set ns=64,65536 gammas=1,3 d=4 method=projected_euler steps=4``).
 
+On S^1 (d = 2) the same rates are compared with the mean-field limit, which a grid reaches at
+n = infinity directly: ``seeds`` clouds of n tokens drawn from the von Mises density
+e^{circle_kappa cos theta} / (2 pi I_0(circle_kappa)) against the density of the same law solved
+by the Vlasov grid (``solvers.solve_vlasov_circle``, ``vlasov_cells`` cells) at the same
+beta = gamma log n, by their mean pairwise cosine at T (for a density,
+|int e^{i theta} rho(theta) d theta|^2). On the circle the neighbours of a token within the
+kernel's width beta^{-1/2} always outnumber it, so no finite-n (self-attention) regime is expected:
+the gap should close as n grows at every gamma.
+
 Figures: ``scenarios.long_context.figures``.
 """
 
@@ -41,8 +50,11 @@ from scenarios.long_context.simulation import (
     ORDER_PARAMETER,
     LongContextResult,
     bootstrap_interval,
+    circle_comparison,
+    circle_density,
     critical_gamma,
     crossing,
+    density_mean_cosine,
     initial_clouds,
     metrics,
     observe,
@@ -71,8 +83,11 @@ __all__ = [
     "LongContextConfig",
     "LongContextResult",
     "bootstrap_interval",
+    "circle_comparison",
+    "circle_density",
     "critical_gamma",
     "crossing",
+    "density_mean_cosine",
     "initial_clouds",
     "make_figures",
     "metrics",

@@ -56,6 +56,14 @@ class LongContextConfig(ScenarioConfig):
         "fixed-step method (projected_euler: T / steps post-LN layers)",
         dynamics.SelfAttention(3),
     )
+    circle_kappa: float = param(
+        1.0,
+        "S^1 comparison: particles from the von Mises density e^{kappa cos theta}",
+        positive(),
+    )
+    vlasov_cells: int = param(
+        256, "cells of the Vlasov grid on S^1 (0: no S^1 comparison)", int_in(0, 100_000)
+    )
     cluster_sample: int = param(
         1024, "the cluster count is taken over the first cluster_sample tokens", int_in(2, 8192)
     )

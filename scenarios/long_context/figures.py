@@ -4,7 +4,9 @@
   of one standard error), with gamma_c and its bootstrap interval, the equiangular limit
   1 / (1 - rho) and the scalable-softmax case gamma = s;
 - ``sharpness``: the crossing of consecutive n against n beside the finite-d prediction, and the
-  steepest drop of the mean cosine against n.
+  steepest drop of the mean cosine against n;
+- ``circle`` (with ``vlasov_cells`` > 0): on S^1, the particles' mean cosine at T against gamma
+  per n beside the Vlasov grid's (n = infinity at the same beta = gamma log n).
 """
 
 from __future__ import annotations
@@ -36,10 +38,13 @@ LABELS = {
 def make_figures(config: LongContextConfig, result: LongContextResult) -> dict[str, Figure]:
     """Every figure of the scenario, by file stem."""
     with figure_style():
-        return {
+        figures = {
             "transition": plot_transition(config, result),
             "sharpness": plot_sharpness(config, result),
         }
+        if result.circle_vlasov is not None:
+            figures["circle"] = plot_circle(config, result)
+        return figures
 
 
 def _title(config: LongContextConfig) -> str:
@@ -126,4 +131,36 @@ def plot_sharpness(config: LongContextConfig, result: LongContextResult) -> Figu
     right.set_xlabel("context length n")
     right.set_ylabel("steepest −d(mean cosine)/dγ")
     fig.suptitle(f"Does the transition sharpen as n grows?\n{_title(config)}")
+    return fig
+
+
+def plot_circle(config: LongContextConfig, result: LongContextResult) -> Figure:
+    """S^1: particles (markers, one standard error) against the Vlasov grid (lines), per n."""
+    gammas = np.array(config.gammas)
+    fig = new_figure(FULL_WIDTH, 3.2, layout="constrained")
+    ax = fig.subplots()
+    for i, n in enumerate(config.ns):
+        values = result.circle_particles[i]
+        error = values.std(-1, ddof=1) / np.sqrt(config.seeds)
+        color = f"C{i % 10}"
+        ax.errorbar(
+            gammas,
+            values.mean(-1),
+            yerr=error,
+            color=color,
+            marker="o",
+            markersize=3,
+            linestyle="none",
+            label=f"particles, n = {n}",
+        )
+        ax.plot(gammas, result.circle_vlasov[i], color=color, linewidth=1)
+    ax.plot([], [], color="0.3", linewidth=1, label="Vlasov grid (n = ∞) at β = γ log n")
+    ax.set_xlabel("γ (β = γ log n)")
+    ax.set_ylabel("mean cosine ⟨xᵢ, xⱼ⟩ at T")
+    ax.legend(loc="upper right", ncols=2)
+    fig.suptitle(
+        f"S¹: particles against the mean-field limit, von Mises start κ = "
+        f"{config.circle_kappa:g}, t = {config.T:g} ({config.steps} {config.method} steps), "
+        f"{config.vlasov_cells} cells, {config.seeds} seeds per n"
+    )
     return fig

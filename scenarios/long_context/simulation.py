@@ -31,13 +31,17 @@ LEVEL = 0.95
 @dataclass(frozen=True)
 class LongContextResult:
     """Observables {name: (len(ns), len(gammas), seeds)} at t = 0 and at T; the same for the
-    scalable-softmax gamma = s, {name: (len(ns), seeds)}; seconds per n; peak resident memory."""
+    scalable-softmax gamma = s, {name: (len(ns), seeds)}; seconds per n; peak resident memory;
+    the S^1 comparison: particles' mean cosine at T (len(ns), len(gammas), seeds) and the
+    Vlasov grid's (len(ns), len(gammas)), None without it."""
 
     initial: dict[str, np.ndarray]
     final: dict[str, np.ndarray]
     scalable: dict[str, np.ndarray]
     seconds: list[float]
     peak_memory_mb: float
+    circle_particles: np.ndarray | None
+    circle_vlasov: np.ndarray | None
 
 
 def initial_clouds(config: LongContextConfig, n: int) -> Tensor:
@@ -107,7 +111,57 @@ def simulate(config: LongContextConfig) -> LongContextResult:
             seconds.append(time.perf_counter() - start)
             start = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-    return LongContextResult(initial, final, scalable, seconds, peak)
+    particles, vlasov = circle_comparison(config) if config.vlasov_cells else (None, None)
+    return LongContextResult(initial, final, scalable, seconds, peak, particles, vlasov)
+
+
+def circle_density(config: LongContextConfig) -> Tensor:
+    """Cell averages (midpoint rule, normalised: h sum_k rho_k = 1) of the von Mises density
+    e^{kappa cos theta} / (2 pi I_0(kappa)) on ``vlasov_cells`` cells of [0, 2 pi), float64."""
+    cells = config.vlasov_cells
+    centers = (torch.arange(cells, dtype=torch.float64) + 0.5) * (2 * math.pi / cells)
+    density = torch.exp(config.circle_kappa * (centers.cos() - 1))
+    return density / (density.sum() * 2 * math.pi / cells)
+
+
+def density_mean_cosine(rho: Tensor) -> Tensor:
+    """int int <x, y> rho(x) rho(y) = |h sum_k rho_k e^{i theta_k}|^2 over the last axis."""
+    cells = rho.shape[-1]
+    centers = (torch.arange(cells, dtype=rho.dtype) + 0.5) * (2 * math.pi / cells)
+    h = 2 * math.pi / cells
+    return (h * (rho * centers.cos()).sum(-1)) ** 2 + (h * (rho * centers.sin()).sum(-1)) ** 2
+
+
+def circle_comparison(config: LongContextConfig) -> tuple[np.ndarray, np.ndarray]:
+    """On S^1, for every (n, gamma) at beta = gamma log n: the mean pairwise cosine at T of
+    ``seeds`` clouds of n tokens drawn from the von Mises density (the run's method and steps),
+    and that of the mean-field limit n = infinity at the same beta, the density solved by
+    ``solvers.solve_vlasov_circle`` from the same law; as (len(ns), len(gammas), seeds) and
+    (len(ns), len(gammas))."""
+    particles = np.empty((len(config.ns), len(config.gammas), config.seeds))
+    vlasov = np.empty((len(config.ns), len(config.gammas)))
+    rho0 = circle_density(config)
+    mean = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    dtype = DTYPES[config.dtype]
+    times = torch.tensor([0.0, config.T], dtype=dtype)
+    for i, n in enumerate(config.ns):
+        generator = torch.Generator().manual_seed(config.seed * 1_000_003 + n + 1)
+        x0 = dynamics.von_mises_fisher(
+            n, mean, config.circle_kappa, batch_shape=(config.seeds,), generator=generator
+        ).to(device=config.device, dtype=dtype)
+        every = torch.ones(x0.shape[:-1], dtype=torch.bool, device=x0.device)
+        for j, gamma in enumerate(config.gammas):
+            beta = gamma * math.log(n)
+            field = dynamics.SelfAttention(2, beta=beta).to(x0.device)
+            with torch.no_grad():
+                final = solvers.integrate(
+                    field, x0, times, method=config.method, step_size=config.T / config.steps
+                )[-1]
+            cosine = dynamics.mean_pairwise_cosine(dynamics.normalize(final), every)
+            particles[i, j] = cosine.double().cpu().numpy()
+            rho = solvers.solve_vlasov_circle(rho0, [0.0, config.T], beta)[-1]
+            vlasov[i, j] = float(density_mean_cosine(rho))
+    return particles, vlasov
 
 
 def crossing(gammas: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float | None:
@@ -206,6 +260,19 @@ def metrics(config: LongContextConfig, result: LongContextResult) -> dict[str, o
         },
         "seconds_per_n": result.seconds,
         "peak_memory_mb": result.peak_memory_mb,
+        "circle": None if result.circle_vlasov is None else circle_metrics(result),
+    }
+
+
+def circle_metrics(result: LongContextResult) -> dict[str, object]:
+    """The S^1 comparison: particles' mean cosine at T (mean over seeds) and the Vlasov grid's,
+    per (n, gamma), and the largest gap |particles - Vlasov| per n."""
+    particles = result.circle_particles.mean(-1)
+    gaps = np.abs(particles - result.circle_vlasov)
+    return {
+        "particles_mean_cosine": particles.tolist(),
+        "vlasov_mean_cosine": result.circle_vlasov.tolist(),
+        "max_gap_per_n": gaps.max(1).tolist(),
     }
 
 
@@ -230,4 +297,11 @@ def summary_lines(metrics: dict[str, object]) -> list[str]:
         f"{', '.join(f'{v:.3f}' for v in scalable['at_T']['mean_cosine'])}",
         f"seconds per n: {', '.join(f'{v:.1f}' for v in metrics['seconds_per_n'])}; peak "
         f"memory {metrics['peak_memory_mb']:.0f} MB",
-    ]
+    ] + (
+        []
+        if metrics["circle"] is None
+        else [
+            "S^1: largest |particles - Vlasov| mean cosine at T per n: "
+            + ", ".join(f"{v:.3f}" for v in metrics["circle"]["max_gap_per_n"])
+        ]
+    )

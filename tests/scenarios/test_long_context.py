@@ -29,6 +29,7 @@ TINY = {
     "steps": 4,
     "bootstrap": 20,
     "dtype": "float64",
+    "vlasov_cells": 64,
 }
 
 
@@ -41,9 +42,9 @@ def tiny_run(tmp_path_factory):
 
 def test_run_writes_metrics_and_figures(tiny_run):
     out, config, metrics = tiny_run
-    assert_run_files(out, metrics, ("transition", "sharpness"))
+    assert_run_files(out, metrics, ("transition", "sharpness", "circle"))
     assert_metrics_written(out, config, metrics)
-    assert len(long_context.summary_lines(metrics)) == 5
+    assert len(long_context.summary_lines(metrics)) == 6
     assert metrics["peak_memory_mb"] > 0 and len(metrics["seconds_per_n"]) == 2
 
 
@@ -117,3 +118,23 @@ def test_the_fused_kernel_serves_the_default_dtype():
 )
 def test_impossible_values_are_refused_and_nothing_written(tmp_path, capsys, setting, name):
     assert_refused("long_context", setting, name, tmp_path, capsys)
+
+
+def test_circle_particles_approach_the_vlasov_limit(tiny_run):
+    """On S^1 the gap between particles and the mean-field density at the same beta is within
+    the sampling error of the mean cosine of n tokens (about 2 / sqrt(n) at worst here)."""
+    _, config, metrics = tiny_run
+    gaps = metrics["circle"]["max_gap_per_n"]
+    assert len(gaps) == len(config.ns)
+    assert all(gap < 2 / math.sqrt(n) for gap, n in zip(gaps, config.ns, strict=True))
+
+
+def test_von_mises_mean_cosine_is_the_squared_bessel_ratio():
+    """For rho = e^{kappa cos theta} / (2 pi I_0(kappa)), int e^{i theta} rho = I_1 / I_0, so
+    the mean cosine is (I_1(kappa) / I_0(kappa))^2; the midpoint rule on a periodic analytic
+    integrand converges geometrically in the number of cells."""
+    config = LongContextConfig(**{**TINY, "vlasov_cells": 512, "circle_kappa": 2.0})
+    kappa = torch.tensor(2.0, dtype=torch.float64)
+    expected = float((torch.special.i1(kappa) / torch.special.i0(kappa)) ** 2)
+    rho = long_context.circle_density(config)
+    assert float(long_context.density_mean_cosine(rho)) == pytest.approx(expected, rel=1e-10)
