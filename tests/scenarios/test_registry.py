@@ -22,6 +22,7 @@ EXPERIMENTS = (
     "pretrained",
     "sympformer",
     "train",
+    "vlasov_map",
 )
 """The experiments of issue 13's conversion, each one subpackage."""
 
