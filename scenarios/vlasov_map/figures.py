@@ -92,7 +92,7 @@ def plot_training(config: VlasovMapConfig, results: Results) -> Figure:
         ax.plot(np.arange(1, len(losses) + 1), losses, linewidth=0.8, label=f"L = {layers}")
     ax.set_yscale("log")
     ax.set_xlabel("Adam step")
-    ax.set_ylabel("mean squared chord to Φ$_T$(θ) (rad²)")
+    ax.set_ylabel("mean squared chord to Φ$_T$(θ) (≈ rad² when small)")
     ax.legend(loc="upper right")
     ax.set_title(
         f"training on {config.train_densities} densities × n = {config.n} tokens, "
