@@ -27,6 +27,7 @@ MAIN_FIGURE = {
     "train": "learning_curves",
     "pretrained": "layers",
     "vlasov_map": "w1_vs_depth",
+    "context_consistency": "convergence",
 }
 MAX_BYTES = 150_000
 IMG_DIR = Path(__file__).parent / "img"

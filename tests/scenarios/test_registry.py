@@ -13,6 +13,7 @@ from scenarios.harness.scenario import Scenario
 EXPERIMENTS = (
     "acceleration",
     "clustering",
+    "context_consistency",
     "in_context",
     "layers",
     "lora",
