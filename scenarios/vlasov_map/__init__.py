@@ -10,8 +10,9 @@ SA with Q = K = V = I (``dynamics.mean_field.circle``):
 
 Data. Random initial densities rho_0, von Mises mixtures (``densities``), as cell averages on M
 cells; the grid solver (``solvers.solve_vlasov_circle``) gives rho(t) on [0, T]; n tokens are
-sampled from rho_0 and moved along the characteristics theta' = v[rho(t)](theta) of the grid
-solution (``characteristics``), so that their images Phi_T(theta_i) are samples of rho_T.
+sampled from rho_0 and moved along the characteristics of the grid solution, d theta / dt =
+v[rho(t)] at theta (``characteristics``), so that their images Phi_T(theta_i) are samples of
+rho_T.
 
 Model. For each depth L in ``depths``, a transformer of L pre-norm residual layers with step T / L
 (``solvers.DiscreteTransformer`` without positions: it sees the tokens' empirical measure only, at

@@ -27,7 +27,8 @@ from solvers.mean_field.particle_in_cell import runge_kutta_step
 
 
 class GridVelocity:
-    """theta' = v[rho(t)](theta) from face velocities at evenly spaced snapshot times.
+    """The velocity v[rho(t)] at the tokens' angles, from face velocities at evenly spaced
+    snapshot times.
 
     Args:
         velocities: face velocities (times, batch, M) at the times k T / (times - 1).
