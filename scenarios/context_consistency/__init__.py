@@ -69,7 +69,6 @@ SCENARIO = Scenario(
     metrics=metrics,
     figures=make_figures,
     summary_lines=summary_lines,
-    work=lambda config: config.test_measures * max(config.ns) ** 2 * config.d,
 )
 
 __all__ = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from scenarios.harness import (
@@ -15,6 +16,7 @@ from scenarios.harness import (
     positive,
     refuse,
 )
+from solvers.threads import SMALL_WORK
 
 _SIZES = items(int_in(2, 1 << 20), min_count=3)
 INCREASING_SIZES = Check(
@@ -58,6 +60,13 @@ class ContextConsistencyConfig(ScenarioConfig):
     lr: float = param(1e-2, "Adam's learning rate", positive())
     linear_time: float = param(1.0, "final time T of the linear-attention flow", positive())
     device: str = device_field()
+    threads: int = param(
+        0,
+        "CPU threads for torch during the run; 0: one thread for the training (many small "
+        "kernels), torch's default for the long contexts' attention when test_measures x "
+        f"max(ns)^2 x d > {SMALL_WORK}",
+        int_in(0, os.cpu_count() or 1),
+    )
 
     def cross_check(self) -> None:
         """heads divides d; the shared tokens fit in the shortest context."""

@@ -25,6 +25,7 @@ from scenarios.context_consistency.models import (
     train,
 )
 from scenarios.harness import progress
+from solvers.threads import thread_count, torch_threads
 
 NAME = "context_consistency"
 LINEAR_STEPS = 64
@@ -154,26 +155,36 @@ def linear_outputs(
 
 
 def simulate(config: ContextConsistencyConfig) -> Results:
-    """Train both transformers, then measure every map's convergence over the nested contexts."""
+    """Train both transformers, then measure every map's convergence over the nested contexts.
+
+    Each phase picks its own thread count from ``threads`` (the training and the distances on one
+    thread, the long contexts' attention by its size), which is why the scenario declares no
+    ``work``."""
     generator = torch.Generator().manual_seed(config.seed)
     sizes = (config.n, *config.ns)
     accuracy_sizes = tuple(n for n in sizes if n <= ACCURACY_UP_TO)
     labels, rotations = random_measures(config.test_measures, config.classes, generator)
     clouds = nested_contexts(config, labels, rotations, generator)
     losses, accuracy, found = {}, {}, {}
+    small = thread_count(config.threads, 0)
+    large = thread_count(config.threads, config.test_measures * max(sizes) ** 2 * config.d)
     for kind in progress(MODELS, desc=NAME, total=len(MODELS)):
-        model, values = train(config, kind, generator)
+        with torch_threads(small):
+            model, values = train(config, kind, generator)
         losses[kind] = np.array(values)
-        accuracy[kind] = np.array(
-            [classification_accuracy(config, model, n, generator) for n in accuracy_sizes]
-        )
-        outputs = {
-            n: output_states(model, clouds[:, :n].to(device=config.device, dtype=torch.float32))
-            for n in sizes
-        }
-        found[kind] = convergence(config, outputs)
-    linear, closure = linear_outputs(config, generator)
-    found["linear"] = convergence(config, linear, closure)
+        with torch_threads(large):
+            accuracy[kind] = np.array(
+                [classification_accuracy(config, model, n, generator) for n in accuracy_sizes]
+            )
+            outputs = {
+                n: output_states(model, clouds[:, :n].to(device=config.device, dtype=torch.float32))
+                for n in sizes
+            }
+        with torch_threads(small):
+            found[kind] = convergence(config, outputs)
+    with torch_threads(small):
+        linear, closure = linear_outputs(config, generator)
+        found["linear"] = convergence(config, linear, closure)
     return Results(sizes, losses, accuracy, accuracy_sizes, found)
 
 

@@ -56,7 +56,6 @@ SCENARIO = Scenario(
     metrics=metrics,
     figures=make_figures,
     summary_lines=summary_lines,
-    work=lambda config: config.batch * config.n * config.n * config.d,
 )
 
 __all__ = [

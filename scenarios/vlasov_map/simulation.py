@@ -17,6 +17,7 @@ from scenarios.vlasov_map.characteristics import characteristics
 from scenarios.vlasov_map.config import VlasovMapConfig
 from scenarios.vlasov_map.densities import DTYPE, cell_averages, random_mixtures, sample_cells
 from scenarios.vlasov_map.model import train
+from solvers.threads import thread_count, torch_threads
 
 NAME = "vlasov_map"
 FACTOR = 10.0
@@ -97,7 +98,14 @@ def w1_between_densities(rho_a: Tensor, rho_b: Tensor) -> np.ndarray:
 
 def simulate(config: VlasovMapConfig) -> Results:
     """Solve the training and held-out problems, train one transformer per depth on the training
-    pairs (samples, Phi_T(samples)) at n tokens, and measure W1 to rho_T on the held-out ones."""
+    pairs (samples, Phi_T(samples)) at n tokens, and measure W1 to rho_T on the held-out ones;
+    on ``threads`` threads (one when 0), which is why the scenario declares no ``work``."""
+    with torch_threads(thread_count(config.threads, 0)):
+        return solve(config)
+
+
+def solve(config: VlasovMapConfig) -> Results:
+    """``simulate`` on the threads it was given."""
     generator = torch.Generator().manual_seed(config.seed)
     train_problem = make_problem(config, config.train_densities, (config.n,), generator)
     test_problem = make_problem(config, config.test_densities, config.eval_ns, generator)
