@@ -60,6 +60,7 @@ from dynamics.field import (
     State,
     VectorField,
     geometry_of,
+    is_autonomous,
 )
 from dynamics.geometry.spaces import (
     EUCLIDEAN,
@@ -70,6 +71,7 @@ from dynamics.geometry.spaces import (
     Sphere,
     geometry_named,
 )
+from dynamics.geometry.span import span_coordinates, span_width
 from dynamics.geometry.sphere import exp_map, geodesic_flow, normalize, project_tangent
 from dynamics.mean_field.circle import (
     CIRCLE_NORMALIZATIONS,
@@ -91,6 +93,7 @@ from dynamics.observables.bert import effective_rank, masked_cluster_count, mean
 from dynamics.observables.cloud import (
     cluster_count,
     cluster_labels,
+    connected_labels,
     interaction_energy,
     log_interaction_energy,
     min_pairwise_cosine,
@@ -171,6 +174,7 @@ __all__ = [
     "circle_velocity",
     "cluster_count",
     "cluster_labels",
+    "connected_labels",
     "deposit",
     "effective_rank",
     "exp_map",
@@ -183,6 +187,7 @@ __all__ = [
     "gradient_step_attention",
     "in_context_prediction",
     "interaction_energy",
+    "is_autonomous",
     "least_squares_attention",
     "load_bert",
     "log_interaction_energy",
@@ -205,6 +210,8 @@ __all__ = [
     "sinkhorn_potentials",
     "sliced_wasserstein2",
     "softmax_attention",
+    "span_coordinates",
+    "span_width",
     "sphere_mixture",
     "spread_directions",
     "streaming_attention",

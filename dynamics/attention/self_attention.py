@@ -92,6 +92,8 @@ class SelfAttention(nn.Module):
             reach ``sinkhorn_tol``.
     """
 
+    autonomous = True
+
     def __init__(
         self,
         d: int,
@@ -212,6 +214,9 @@ class SelfAttention(nn.Module):
                 lse = lse - math.log(n)
             weight = exp_or_raise(lse, what="the uniform attention normalizer", beta=self.beta)
             out = out * weight[..., None]
-        out = out.sum(1) if self.value is not None else out.mean(1)
+        if out.shape[1] == 1:
+            out = out[:, 0]
+        else:
+            out = out.sum(1) if self.value is not None else out.mean(1)
         out = out.reshape(x.shape)
         return self.geometry.project(x, out)

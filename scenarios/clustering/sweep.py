@@ -6,8 +6,11 @@ With dopri5 (the sweep's default) the solve is ``solvers.solve_ensemble``: each 
 adaptive steps (a slow seed does not slow the others) and the observables below are evaluated at
 the output times inside the solve, so a point holds O(seeds n d + times seeds) numbers, never the
 trajectory; the seeds are solved in chunks (``chunk_size``), so the solver's working memory does
-not grow with the number of seeds. Other methods solve the trajectory with ``solvers.integrate``
-and observe it after.
+not grow with the number of seeds. With d > n the streamed solve runs in the span coordinates of
+each initial cloud (``dynamics.span_coordinates``: n numbers per token, every inner product kept;
+the flow with Q = K = V = I stays in that span), which every observable below is invariant to; the
+step-size control then weighs the error over n^2 entries instead of n d. Other methods solve the
+trajectory with ``solvers.integrate`` and observe it after.
 
 Observed at every output time t_k, per seed (on the retracted tokens u_i = x_i / |x_i|):
 the cluster count (``dynamics.cluster_count``), min_ij <u_i, u_j>, the normalized energy
@@ -18,7 +21,6 @@ and max_i | |x_i| - 1 |.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -59,20 +61,23 @@ def check_batchable(config: ClusteringConfig) -> None:
 
 
 def chunk_size(config: ClusteringConfig) -> int:
-    """Seeds solved together in a streamed point: as many as fit in ``CHUNK_BYTES``."""
-    cloud = config.n * config.d * DTYPES[config.dtype].itemsize
+    """Seeds solved together in a streamed point: as many as fit in ``CHUNK_BYTES`` (clouds in
+    span coordinates)."""
+    cloud = config.n * dynamics.span_width(config.n, config.d) * DTYPES[config.dtype].itemsize
     return max(1, CHUNK_BYTES // (STREAM_COPIES * cloud))
 
 
 def point_memory(config: ClusteringConfig, seeds: int) -> float:
     """Estimated peak bytes of a sweep point of ``seeds`` seeds: with dopri5, one chunk's working
-    memory, plus the initial clouds and the observed series of every seed; with other methods the
-    whole batched trajectory."""
+    memory, plus the initial clouds (in R^d and in span coordinates) and the observed series of
+    every seed; with other methods the whole batched trajectory."""
     item = DTYPES[config.dtype].itemsize
     cloud = config.n * config.d * item
     series = 5 * config.num_times * 8
     if config.method in STREAMED_METHODS:
-        return min(seeds, chunk_size(config)) * STREAM_COPIES * cloud + seeds * (cloud + series)
+        solved = config.n * dynamics.span_width(config.n, config.d) * item
+        working = min(seeds, chunk_size(config)) * STREAM_COPIES * solved
+        return working + seeds * (cloud + solved + series)
     return seeds * (config.num_times * cloud + series + 2 * config.n**2 * item)
 
 
@@ -86,21 +91,26 @@ def observables(config: ClusteringConfig, beta: float) -> Callable[[Tensor], dic
     """The per-seed observables (module docstring) of clouds (m, n, d), as a function."""
     n = config.n
     pairs = max(n * (n - 1) // 2, 1)
-    log_max = beta - math.log(2 * beta) if beta > 0 else 0.0
 
     def observe(x: Tensor) -> dict[str, Tensor]:
         norms = torch.linalg.vector_norm(x, dim=-1)
+        if not bool(((norms > 0) & torch.isfinite(norms)).all()):
+            raise ValueError(
+                "a token lost its direction (zero, NaN or infinite) at an output time: the solve "
+                "diverged"
+            )
         unit = x / norms[..., None]
-        cosines = dynamics.pairwise_cosines(unit)
+        cosines = unit @ unit.transpose(-1, -2)
         above = (cosines > COLLISION_COSINE).sum((-1, -2)) - n  # the diagonal is always above
+        labels = dynamics.connected_labels(cosines > 1.0 - config.cluster_tol)
         series = {
-            "clusters": dynamics.cluster_count(unit, config.cluster_tol),
+            "clusters": (labels == torch.arange(n, device=x.device)).sum(-1),
             "min_cosine": cosines.flatten(-2).amin(-1).clamp(-1.0, 1.0),
             "collisions": above.to(x.dtype) / (2 * pairs),
             "norm_error": (norms - 1).abs().amax(-1),
         }
-        if beta > 0:
-            series["energy"] = torch.exp(dynamics.log_interaction_energy(unit, beta) - log_max)
+        if beta > 0:  # E_beta / E_max = sum_ij e^{beta (<u_i, u_j> - 1)} / n^2: terms <= 1
+            series["energy"] = cosines.sub(1.0).mul_(beta).exp_().mean((-1, -2))
         return series
 
     return observe
@@ -114,7 +124,8 @@ def observe_run(
     solved trajectory."""
     observe = observables(config, beta)
     if config.method in STREAMED_METHODS:
-        field_ = dynamics.SelfAttention(config.d, beta=beta, normalization=normalization)
+        x0 = dynamics.span_coordinates(x0)
+        field_ = dynamics.SelfAttention(x0.shape[-1], beta=beta, normalization=normalization)
         chunks = [
             solvers.solve_ensemble(
                 field_.to(x0.device),
@@ -140,7 +151,7 @@ def sweep_point(config: ClusteringConfig, seeds: Sequence[int]) -> list[dict[str
 
     Each (normalization, beta) run solves the clouds of all ``seeds`` as one batch
     (``observe_run``); a solve that turns non-finite raises (``solvers.integrate``'s
-    ``DivergedError``, or ``dynamics.cluster_count``'s ValueError for a streamed one).
+    ``DivergedError``, or the observables' ValueError for a streamed one).
     """
     x0 = initial_clouds(config, seeds)
     times = output_times(config)

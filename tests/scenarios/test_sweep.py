@@ -89,6 +89,34 @@ def test_batched_seed_solve_equals_per_seed_solves(monkeypatch):
     assert len(rows) == 2 * 2 * len(seeds)
 
 
+def test_points_with_more_dimensions_than_tokens_solve_in_span_coordinates(monkeypatch):
+    """n = 4 tokens in R^12 are solved as 4 x 4 span coordinates; the observables equal the
+    full single runs' to the tolerance (the step sizes differ: the error is weighed over n^2
+    entries instead of n d)."""
+    config = ClusteringConfig(
+        n=4, d=12, T=3.0, betas=(4.0,), num_times=7, method="dopri5", rtol=1e-10, atol=1e-12
+    )
+    shapes = []
+    solve_ensemble = solvers.solve_ensemble
+
+    def counted(field, x0, *args, **kwargs):
+        shapes.append(tuple(x0.shape))
+        return solve_ensemble(field, x0, *args, **kwargs)
+
+    monkeypatch.setattr(solvers, "solve_ensemble", counted)
+    rows = clustering.sweep_point(config, [2, 3])
+    assert shapes == [(2, 4, 4)] * 2
+    for row in rows:
+        expected = {
+            r.normalization: r.metrics() for r in simulate(replace(config, seed=row["seed"]))
+        }
+        for name, value in expected[row["normalization"]].items():
+            if isinstance(value, float):
+                assert row[name] == pytest.approx(value, abs=1e-7), name
+            else:
+                assert row[name] == value, name
+
+
 def _clouds_of_clusters(generator: torch.Generator, steps: int, systems: int, n: int) -> Tensor:
     """Clouds (steps, systems, n, 3) whose tokens sit near 1-5 centres or along a chain of links
     (one cluster only through connectivity), drawn at random per time and system."""
