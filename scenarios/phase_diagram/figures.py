@@ -27,8 +27,9 @@ from scenarios.phase_diagram.simulation import (
 
 
 def make_figures(config: PhaseDiagramConfig, results: SweepResults) -> dict[str, Figure]:
-    """The single-cluster probability heat map, the time to a single cluster and the collision
-    fraction at T against beta, and the (t, beta) heat map of every kept time series."""
+    """The single-cluster probability heat map, the time to a single cluster (with the
+    equiangular reference, which holds for Q = K = V = I only) and the collision fraction at T
+    against beta, and the (t, beta) heat map of every kept time series."""
 
     def draw_reference(ax: Axes) -> None:
         betas = np.linspace(min(config.betas), max(config.betas), 200)
@@ -43,12 +44,16 @@ def make_figures(config: PhaseDiagramConfig, results: SweepResults) -> dict[str,
         ax.plot(betas[shown], times[shown], color="black", linestyle="--", label=label)
         ax.axhline(config.T, color="0.5", linewidth=0.8, linestyle=":", label=f"T = {config.T:g}")
 
+    identity = (config.query_key, config.value) == ("identity", "identity")
     return {
         f"phase_{PROBABILITY}_beta_d": heat_map(
             results, "beta", "d", resolve_value(results, PROBABILITY)
         ),
         f"line_{TIME}_beta": line_plot(
-            results, "beta", resolve_value(results, TIME), decorate=draw_reference
+            results,
+            "beta",
+            resolve_value(results, TIME),
+            decorate=draw_reference if identity else None,
         ),
         f"line_{COLLISIONS}_beta": line_plot(results, "beta", resolve_value(results, COLLISIONS)),
         **{

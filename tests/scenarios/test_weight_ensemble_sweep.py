@@ -15,7 +15,7 @@ from scenarios.clustering import ClusteringConfig, sweep_point
 from scenarios.clustering.sweep import initial_clouds, weight_generator
 from scenarios.harness import ConfigError, run_scenario
 from scenarios.harness.cli import main
-from scenarios.harness.sweep import JOURNAL_FILE
+from scenarios.harness.sweep import JOURNAL_FILE, plan_sweep
 from scenarios.phase_diagram import PhaseDiagramConfig
 
 SMALL = {"n": 6, "d": 3, "T": 2.0, "num_times": 9, "betas": (2.0,), "method": "dopri5"}
@@ -116,3 +116,8 @@ def test_phase_diagram_with_random_weights_and_the_time_plots(tmp_path, capsys):
         assert (out / "sweep" / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["plot", "phase", sweep, "--x", "t", "--value", "collisions"]) == 2
     assert "series kept: single_cluster, pair_collision_fraction" in capsys.readouterr().err
+
+
+def test_a_sweep_refuses_random_weights_with_a_method_without_per_seed_weights():
+    with pytest.raises(ConfigError, match="method='rk4' is not accepted with random weights"):
+        plan_sweep("clustering", ["betas=1"], 2, ["query_key=gaussian", "method=rk4"])
