@@ -245,7 +245,12 @@ def time_heat_map(results: SweepResults, y: str, name: str) -> Figure:
         for ax, (series, cells) in zip(axes, groups.items(), strict=False):
             grid = np.array([cells.get((v,), np.full(len(times), math.nan)) for v in ys])
             mesh = ax.pcolormesh(
-                times, positions, np.ma.masked_invalid(grid), norm=norm, shading="nearest"
+                times,
+                positions,
+                np.ma.masked_invalid(grid),
+                norm=norm,
+                shading="nearest",
+                rasterized=True,  # a cell per output time: an image, not thousands of paths
             )
             ax.set_facecolor("0.85")
             ax.grid(False)
