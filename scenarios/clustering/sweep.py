@@ -67,6 +67,11 @@ STREAM_COPIES = 26
 state, its update and error, the attention's and the observables' temporaries (measured: 0.85 MB
 per seed at n = 32, d = 128 in float64, from peak RSS at 256 and 1024 seeds)."""
 
+WEIGHT_COPIES = 2
+"""Peak copies of a running seed's weights: the drawn ones and the solver's compacted copy when
+systems finish (``point_memory`` came within 10% of the peak RSS at 64 and 192 seeds, n = 32,
+d = 128, GOE weights, float64, with and without redraws)."""
+
 CHUNK_BYTES = 256 * 2**20
 """A streamed point solves its seeds in chunks whose working memory stays below this; each seed
 takes its own steps, so the chunking changes no result."""
@@ -99,11 +104,14 @@ def times_per_piece(config: ClusteringConfig) -> int:
 
 def seed_memory(config: ClusteringConfig) -> int:
     """Working bytes of one seed in a streamed solve: ``STREAM_COPIES`` clouds, a redraw piece's
-    trajectory, and its weights (2 d^2 numbers) when they are random."""
+    trajectory, and with random weights ``WEIGHT_COPIES`` of them (2 d^2 numbers each) and the
+    field's queries and values (two clouds)."""
     item = DTYPES[config.dtype].itemsize
     cloud = config.n * config.d * item
-    weights = 2 * config.d**2 * item if config.random_weights else 0
-    return (STREAM_COPIES + times_per_piece(config)) * cloud + weights
+    if not config.random_weights:
+        return (STREAM_COPIES + times_per_piece(config)) * cloud
+    weights = WEIGHT_COPIES * 2 * config.d**2 * item
+    return (STREAM_COPIES + 2 + times_per_piece(config)) * cloud + weights
 
 
 def chunk_size(config: ClusteringConfig) -> int:
@@ -233,7 +241,8 @@ def observe_chunk(
             ends.append(torch.tensor([end], dtype=times.dtype, device=times.device))
         trajectory = solve(field_, x, torch.cat(ends), params=draw_weights(config, generators))
         observed.append(observe_states(observe, trajectory[1 : 1 + len(inside)]))
-        x = trajectory[-1]
+        x = trajectory[-1].clone()
+        del trajectory  # one piece's trajectory alive at a time
     return {name: torch.cat([part[name] for part in observed]) for name in observed[0]}
 
 
