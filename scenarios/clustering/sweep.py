@@ -17,7 +17,7 @@ perspective on Transformers" plot), the span dimension (``dynamics.span_dimensio
 tolerance ``dynamics.SPAN_RTOL`` = 1e-2 on the singular values), the largest cluster's share of
 the tokens (``dynamics.largest_cluster_fraction``) and max_i | |x_i| - 1 |. Besides one row per
 seed, a point keeps per run the mean over its seeds of these statistics at every output time
-(``SERIES``; the probability of a single cluster is the mean of [clusters = 1]): O(times x
+(``mean_series``; the probability of a single cluster is the mean of [clusters = 1]): O(times x
 statistics) numbers, drawn by ``attnflow plot phase DIR --x t ...``.
 
 Random weights (``query_key``, ``value``: ``dynamics.sample_weights``) are drawn per seed from
@@ -50,14 +50,6 @@ from scenarios.harness import DTYPES, PointResult, SweepSpec
 
 STREAMED_METHODS = ("dopri5",)
 """Sweep methods solved by ``solvers.solve_ensemble`` with streamed observables."""
-
-SERIES = {
-    "single_cluster": "clusters",
-    "pair_collision_fraction": "collisions",
-    "span_dimension": "span",
-    "largest_cluster_fraction": "largest_cluster",
-}
-"""The per-run time series a point keeps (mean over seeds), from the observed series named."""
 
 WEIGHT_STREAM = 0x5EED_3A7
 """Mixed with a seed into the seed of its weights' generator (independent of its cloud's)."""
@@ -248,7 +240,7 @@ def observe_chunk(
 
 def redraw_pieces(config: ClusteringConfig) -> list[tuple[float, float]]:
     """The intervals [k P, (k + 1) P] of constant weights covering [0, T], the last ending at T
-    (a boundary within 1e-9 T of T is merged into it)."""
+    (a last piece shorter than 1e-9 P is merged into the one before)."""
     period, total = config.redraw_period, config.T
     count = math.ceil(total / period - 1e-9)
     bounds = [k * period for k in range(count)] + [total]
@@ -259,12 +251,14 @@ def sweep_point(config: ClusteringConfig, seeds: Sequence[int]) -> PointResult:
     """One row per (normalization, beta, seed): the metrics of ``RunResult.metrics`` for that run,
     plus ``single_cluster`` (1 if there is one cluster at T, else 0),
     ``pair_collision_fraction_at_T``, ``span_dimension_at_T`` and
-    ``largest_cluster_fraction_at_T``; and per run the time series ``SERIES`` (mean over seeds).
+    ``largest_cluster_fraction_at_T``; and per run the time series of ``mean_series``.
 
     Each (normalization, beta) run solves the clouds of all ``seeds`` as one batch
     (``observe_run``); a solve that turns non-finite raises (``solvers.integrate``'s
-    ``DivergedError``, or ``dynamics.cluster_count``'s ValueError for a streamed one).
+    ``DivergedError``, or ``dynamics.cluster_labels``' ValueError for a streamed one); a config
+    ``check_batchable`` refuses raises ValueError first.
     """
+    check_batchable(config)
     x0 = initial_clouds(config, seeds)
     times = output_times(config)
     rows, runs = [], []
@@ -283,13 +277,16 @@ def sweep_point(config: ClusteringConfig, seeds: Sequence[int]) -> PointResult:
 
 
 def mean_series(times: Tensor, observed: dict[str, Tensor]) -> dict[str, list[float]]:
-    """The output times ``t`` and, at each, the mean over seeds of every statistic of
-    ``SERIES`` (``single_cluster``: the fraction of seeds with one cluster)."""
-    singles = (observed["clusters"] == 1).double()
-    means = {
-        name: (singles if name == "single_cluster" else observed[source]).mean(1).tolist()
-        for name, source in SERIES.items()
+    """The output times ``t`` and, at each, the mean over seeds of: ``single_cluster`` (so the
+    fraction of seeds with one cluster), ``pair_collision_fraction``, ``span_dimension`` and
+    ``largest_cluster_fraction``."""
+    per_seed = {
+        "single_cluster": (observed["clusters"] == 1).double(),
+        "pair_collision_fraction": observed["collisions"],
+        "span_dimension": observed["span"],
+        "largest_cluster_fraction": observed["largest_cluster"],
     }
+    means = {name: values.mean(1).tolist() for name, values in per_seed.items()}
     return {"t": times.double().cpu().tolist(), **means}
 
 
