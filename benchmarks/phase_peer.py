@@ -36,7 +36,7 @@ import dynamics
 import solvers
 from scenarios.clustering import ClusteringConfig
 from scenarios.clustering.simulation import output_times
-from scenarios.clustering.sweep import COLLISION_COSINE, SWEEP, initial_clouds, observe_run
+from scenarios.clustering.sweep import SWEEP, initial_clouds, observe_run
 
 
 def script_point(
@@ -52,7 +52,7 @@ def script_point(
     for step in range(steps + 1):
         gram = torch.bmm(x, x.transpose(1, 2))
         if step in record:
-            above = (gram > COLLISION_COSINE).sum((1, 2)) - n
+            above = (gram > dynamics.COLLISION_COSINE).sum((1, 2)) - n
             fractions.append(above / (n * (n - 1)))
         if step == steps:
             break
@@ -91,7 +91,7 @@ def measure(args: argparse.Namespace, d: int, beta: float) -> list[object]:
     verdicts: dict[str, Tensor] = {}
 
     def attnflow() -> None:
-        series = observe_run(config, "softmax", beta, x0, times)
+        series = observe_run(config, "softmax", beta, x0, times, range(args.seeds))
         verdicts["attnflow"] = (series["clusters"][-1] == 1).int()
 
     def script(eta: float):

@@ -10,6 +10,7 @@ closure), ``blocks`` (transformer blocks, time-dependent weights, LoRA, BERT, in
 importable from ``dynamics`` itself. ``dynamics`` imports neither ``solvers`` nor ``scenarios``.
 """
 
+from dynamics.attention.batched_weights import BATCHED_NORMALIZATIONS, BatchedWeightsAttention
 from dynamics.attention.linear_attention import (
     AcceleratedLinearAttentionMoments,
     LinearAttention,
@@ -99,6 +100,14 @@ from dynamics.observables.cloud import (
     min_pairwise_cosine,
     pairwise_cosines,
 )
+from dynamics.observables.cluster_statistics import (
+    COLLISION_COSINE,
+    SPAN_RTOL,
+    cluster_sizes,
+    largest_cluster_fraction,
+    pair_collision_fraction,
+    span_dimension,
+)
 from dynamics.observables.distances import (
     sliced_wasserstein2,
     w1_particles_grid,
@@ -116,10 +125,13 @@ from dynamics.sampling import (
     uniform_sphere,
     von_mises_fisher,
 )
+from dynamics.weight_ensembles import QUERY_KEY_ENSEMBLES, VALUE_ENSEMBLES, sample_weights
 
 __all__ = [
     "BASES",
+    "BATCHED_NORMALIZATIONS",
     "CIRCLE_NORMALIZATIONS",
+    "COLLISION_COSINE",
     "DAMPINGS",
     "EUCLIDEAN",
     "GEOMETRIES",
@@ -129,9 +141,13 @@ __all__ = [
     "NORMALIZATIONS",
     "PARTS",
     "PROJECTIONS",
+    "QUERY_KEY_ENSEMBLES",
+    "SPAN_RTOL",
     "SPHERE",
+    "VALUE_ENSEMBLES",
     "Accelerated",
     "AcceleratedLinearAttentionMoments",
+    "BatchedWeightsAttention",
     "BertBlockField",
     "BertConfig",
     "BertEncoder",
@@ -174,6 +190,7 @@ __all__ = [
     "circle_velocity",
     "cluster_count",
     "cluster_labels",
+    "cluster_sizes",
     "connected_labels",
     "deposit",
     "effective_rank",
@@ -188,6 +205,7 @@ __all__ = [
     "in_context_prediction",
     "interaction_energy",
     "is_autonomous",
+    "largest_cluster_fraction",
     "least_squares_attention",
     "load_bert",
     "log_interaction_energy",
@@ -197,12 +215,14 @@ __all__ = [
     "min_pairwise_cosine",
     "normalize",
     "optional_module",
+    "pair_collision_fraction",
     "pairwise_cosines",
     "phase_space_moments",
     "pretrained_module",
     "project_tangent",
     "prompt",
     "relative_energy_gap",
+    "sample_weights",
     "second_moment",
     "separated_groups",
     "sinkhorn_attention",
@@ -211,6 +231,7 @@ __all__ = [
     "sliced_wasserstein2",
     "softmax_attention",
     "span_coordinates",
+    "span_dimension",
     "span_width",
     "sphere_mixture",
     "spread_directions",

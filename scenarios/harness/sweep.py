@@ -28,7 +28,8 @@ anything is written: a refusal is one ConfigError line.
 - ``sweep.json``: the spec (scenario, grid, seeds, the config shared by every point, the key
   columns). It is written before the first point; a rerun with a different spec is refused.
 - ``results.jsonl``: the journal, one JSON line per finished point
-  (``{"index": i, "point": {...}, "rows": [...]}``), appended as one ``write`` of the complete line
+  (``{"index": i, "point": {...}, "rows": [...]}``, plus ``"series": [...]`` when the point
+  returned a ``PointResult`` with time series), appended as one ``write`` of the complete line
   followed by ``fsync``. Rule for a torn last line (a crash in mid-write, e.g. power loss): a final
   line without its newline is cut off when the sweep reopens the directory, and that point is
   solved again; readers ignore it.
@@ -73,7 +74,7 @@ from scenarios.harness.memory import check_memory
 from scenarios.harness.output import current_umask, jsonable
 from scenarios.harness.progress_bars import progress
 from scenarios.harness.registry import all_scenarios, get_scenario
-from scenarios.harness.scenario import Scenario, SweepSpec
+from scenarios.harness.scenario import PointResult, Scenario, SweepSpec
 from scenarios.harness.sweep_backends import open_backend
 
 try:
@@ -246,15 +247,15 @@ def _point_config(scenario: Scenario, base: list[str], grid: list[str]) -> objec
     return config
 
 
-def solve_point(task: PointTask) -> tuple[int, list[dict[str, object]]]:
-    """Run one point (every seed in one batched solve); return (index, rows).
+def solve_point(task: PointTask) -> tuple[int, list[dict[str, object]] | PointResult]:
+    """Run one point (every seed in one batched solve); return (index, rows or PointResult).
 
     Sets torch to one thread: a sweep's parallelism is across points (see
     ``scenarios.harness.sweep_backends``).
     """
     torch.set_num_threads(1)
-    rows = get_scenario(task.scenario).sweep.point(task.config, task.seeds)
-    return task.index, rows
+    result = get_scenario(task.scenario).sweep.point(task.config, task.seeds)
+    return task.index, result
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,8 +290,11 @@ def run_sweep(
         before = len(table.finished)
         tasks = sweep.tasks(skip=set(table.finished))
         bar = progress(run(solve_point, tasks), desc=f"sweep {sweep.scenario}", total=len(tasks))
-        for index, rows in bar:
-            table.append(index, rows)
+        for index, result in bar:
+            if isinstance(result, PointResult):
+                table.append(index, result.rows, result.series)
+            else:
+                table.append(index, result)
         table.complete()
     return SweepReport(out_dir, len(sweep.points), before, len(tasks), time.perf_counter() - start)
 
@@ -325,10 +329,18 @@ class SweepTable:
                 table.finished = read_journal(directory)
                 table._rewrite(journal=False)
 
-    def append(self, index: int, rows: list[dict[str, object]]) -> None:
-        """Record a finished point: one journal line, then its CSV rows, each fsynced."""
+    def append(
+        self,
+        index: int,
+        rows: list[dict[str, object]],
+        series: list[dict[str, object]] | None = None,
+    ) -> None:
+        """Record a finished point: one journal line (with its time series, if any), then its CSV
+        rows, each fsynced."""
         table_rows = self._table_rows(index, rows)
         entry = {"index": index, "point": self.sweep.points[index], "rows": table_rows}
+        if series:
+            entry["series"] = jsonable(series)
         _append(self.directory / JOURNAL_FILE, _journal_line(entry))
         self.finished[index] = entry
         header = self.columns is None

@@ -47,7 +47,20 @@ def test_equiangular_cluster_time_solves_the_equiangular_ode(beta, normalization
 
 def test_run_writes_the_sweep_table_figures_and_metrics(tiny_run):
     out, _, metrics = tiny_run
-    stems = ("phase_single_cluster_prob_beta_d", "line_time_to_single_cluster_beta")
+    stems = (
+        "phase_single_cluster_prob_beta_d",
+        "line_time_to_single_cluster_beta",
+        "line_pair_collision_fraction_at_T_beta",
+        *(
+            f"phase_{name}_t_beta"
+            for name in (
+                "single_cluster",
+                "pair_collision_fraction",
+                "span_dimension",
+                "largest_cluster_fraction",
+            )
+        ),
+    )
     expected = {"metrics.json", "config.json", "sweep"}
     expected |= {f"{stem}.{ext}" for stem in stems for ext in ("png", "pdf")}
     assert {path.name for path in out.iterdir()} == expected

@@ -69,7 +69,7 @@ def test_batched_seed_solve_equals_per_seed_solves(monkeypatch):
         return solve_ensemble(field, x0, *args, **kwargs)
 
     monkeypatch.setattr(solvers, "solve_ensemble", counted)
-    rows = clustering.sweep_point(config, seeds)
+    rows = clustering.sweep_point(config, seeds).rows
     assert shapes == [(2, 8, 3)] * 4  # one batched solve per (normalization, beta) run
     for seed in seeds:
         single = {
@@ -78,7 +78,12 @@ def test_batched_seed_solve_equals_per_seed_solves(monkeypatch):
         for row in (row for row in rows if row["seed"] == seed):
             expected = single[(row["normalization"], row["beta"])]
             assert row["single_cluster"] == int(expected["final_cluster_count"] == 1)
-            assert set(row) == {*expected, "seed", "single_cluster", "pair_collision_fraction_at_T"}
+            at_t = {
+                "pair_collision_fraction_at_T",
+                "span_dimension_at_T",
+                "largest_cluster_fraction_at_T",
+            }
+            assert set(row) == {*expected, "seed", "single_cluster", *at_t}
             for name, value in expected.items():
                 if isinstance(value, float) and name != "max_norm_error":
                     # Each seed takes its own steps, those of its solo dopri5 solve: the streamed
@@ -390,13 +395,13 @@ def test_plot_refuses_a_directory_without_a_sweep(tmp_path, capsys):
 def test_chunks_of_seeds_change_no_result(monkeypatch):
     """Each seed takes its own steps, so solving the seeds in chunks gives the same rows."""
     config = ClusteringConfig(n=6, T=1.0, betas=(2.0,), num_times=6, method="dopri5")
-    whole = clustering.sweep_point(config, range(5))
+    whole = clustering.sweep_point(config, range(5)).rows
     cloud_bytes = config.n * config.d * 8
     monkeypatch.setattr(
         clustering_sweep, "CHUNK_BYTES", 2 * clustering_sweep.STREAM_COPIES * cloud_bytes
     )
     assert clustering_sweep.chunk_size(config) == 2
-    chunked = clustering.sweep_point(config, range(5))
+    chunked = clustering.sweep_point(config, range(5)).rows
     assert len(chunked) == len(whole) == 2 * 5
     for left, right in zip(whole, chunked, strict=True):
         assert left.keys() == right.keys()

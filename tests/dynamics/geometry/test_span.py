@@ -38,5 +38,5 @@ def test_attention_flow_in_span_coordinates_has_the_same_gram_matrix(generator, 
 
 
 def test_bad_cloud_is_refused():
-    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+    with pytest.raises(TypeError, match=r"x must be a torch\.Tensor"):
         dynamics.span_coordinates([[1.0, 0.0]])
