@@ -109,7 +109,7 @@ def test_points_with_more_dimensions_than_tokens_solve_in_span_coordinates(monke
         return solve_ensemble(field, x0, *args, **kwargs)
 
     monkeypatch.setattr(solvers, "solve_ensemble", counted)
-    rows = clustering.sweep_point(config, [2, 3])
+    rows = clustering.sweep_point(config, [2, 3]).rows
     assert shapes == [(2, 4, 4)] * 2
     for row in rows:
         expected = {
