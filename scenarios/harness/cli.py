@@ -139,7 +139,8 @@ def _add_sweep_parser(commands: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         help="config values to sweep (repeatable: the points are the cartesian product); a "
-        "tuple field takes one element per point, e.g. --grid betas=1,4,9",
+        "tuple field takes one element per point, e.g. --grid betas=1,4,9; START:STOP:COUNT "
+        "gives COUNT evenly spaced values, e.g. --grid betas=0.1:9:90",
     )
     sweep.add_argument("--seeds", metavar="N", type=int, default=1, help="seeds per point (1)")
     _add_set_argument(

@@ -52,13 +52,16 @@ import dataclasses
 import io
 import itertools
 import json
+import math
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from scenarios.harness.checks import did_you_mean
@@ -217,7 +220,7 @@ def parse_grid(
             )
         if key in grid:
             raise ConfigError(f"--grid {key}=... is given twice; give each key once")
-        parts = [part.strip() for part in text.split(",")]
+        parts = evenly_spaced(key, text) or [part.strip() for part in text.split(",")]
         if not text.strip() or not all(parts):
             raise ConfigError(
                 f"--grid {item!r} has an empty value; expected KEY=V1,V2,... with at least one "
@@ -232,6 +235,25 @@ def parse_grid(
         grid[key] = tuple(values)
         texts[key] = parts
     return grid, texts
+
+
+def evenly_spaced(key: str, text: str) -> list[str] | None:
+    """``START:STOP:COUNT`` as the texts of COUNT evenly spaced values from START to STOP, both
+    included (numpy.linspace, 12 significant digits: 0.1:9:90 gives 0.1, 0.2, ..., 9); None for
+    any other text."""
+    match = re.fullmatch(r"\s*([^:,]+):([^:,]+):([^:,]+)\s*", text)
+    if match is None:
+        return None
+    try:
+        start, stop, count = float(match[1]), float(match[2]), int(match[3])
+    except ValueError:
+        count = 0
+    if count < 2 or not (math.isfinite(start) and math.isfinite(stop)):
+        raise ConfigError(
+            f"--grid {key}={text!r} is not START:STOP:COUNT with finite numbers and an integer "
+            f"COUNT >= 2, e.g. --grid {key}=0.1:9:90"
+        )
+    return [f"{value:.12g}" for value in np.linspace(start, stop, count)]
 
 
 def _point_config(scenario: Scenario, base: list[str], grid: list[str]) -> object:

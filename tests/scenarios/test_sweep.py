@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor
@@ -160,6 +161,18 @@ def test_time_to_single_cluster_is_the_first_time_of_one_cluster():
     metrics = series_metrics(times, series)
     assert metrics["time_to_single_cluster"] == [None if k < 0 else float(k) for k in expected]
     assert metrics["final_cluster_count"] == counts[-1].tolist()
+
+
+def test_grid_start_stop_count_is_evenly_spaced():
+    """betas=0.1:9:90 is the phase diagram's beta axis, numpy.linspace(0.1, 9, 90)."""
+    sweep = plan_sweep("clustering", ["betas=0.1:9:90", "d=2:4:3"], 1, [])
+    betas = [point["betas"] for point in sweep.points[::3]]
+    assert betas == pytest.approx(np.linspace(0.1, 9, 90).tolist(), abs=1e-12)
+    assert betas[:3] == [0.1, 0.2, 0.3] and betas[-1] == 9.0
+    assert [point["d"] for point in sweep.points[:3]] == [2, 3, 4]
+    for text in ("1:2:1", "1:x:5", "1:2:2.5"):
+        with pytest.raises(ConfigError, match="START:STOP:COUNT"):
+            plan_sweep("clustering", [f"betas={text}"], 1, [])
 
 
 def test_plan_builds_every_point_config():
