@@ -99,6 +99,7 @@ from dynamics.observables.cloud import (
 from dynamics.observables.distances import (
     sliced_wasserstein2,
     w1_particles_grid,
+    wasserstein1,
     wasserstein2,
     wasserstein_circle,
 )
@@ -212,6 +213,7 @@ __all__ = [
     "uniform_sphere",
     "von_mises_fisher",
     "w1_particles_grid",
+    "wasserstein1",
     "wasserstein2",
     "wasserstein_circle",
 ]
