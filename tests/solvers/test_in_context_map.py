@@ -154,7 +154,7 @@ def lipschitz_ratios(field, x, m, y, w, queries) -> tuple[float, float]:
 def test_lipschitz_in_w1(perturbed, generator):
     """For contexts nu near mu (points moved by eps v_j, or masses by eps delta_j), both ratios
     stay bounded and converge as eps -> 0 (a Lipschitz, differentiable map; a discontinuous map
-    would blow up, a non-Lipschitz one drift). The constants here are about 1 to 3."""
+    would blow up, a non-Lipschitz one drift). The constants here are about 0.65 to 1.2."""
     field = FIELDS["softmax"](generator)
     x, m = measure(generator)
     queries = torch.randn(20, D, generator=generator, dtype=F64)
