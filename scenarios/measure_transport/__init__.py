@@ -13,10 +13,12 @@ flows (``scenarios.measure_transport.flows``) have weights constant on K time pi
 Training (``scenarios.measure_transport.training``): Adam on sum_k W2^2(T_# mu_k, nu_k) (or the
 Sinkhorn divergence) through POT's torch backend, on fresh samples at every step, with the
 OT-Transformer kinetic penalty as an option. Reported, in units of the mixtures' spread, on
-held-out samples of ``eval_n`` points per measure: W2 per pair of both main flows; W2 against N
-and against K; softmax, few-iteration and converged Sinkhorn attention at equal parameters
-(``dynamics.SelfAttention(sinkhorn_fixed_iters=k)``); and lower bounds of the W1-Lipschitz
-constants of the trained in-context map (``solvers.InContextMap``) and of its push-forward.
+held-out samples of ``eval_n`` points per measure: W2 per pair of both main flows (``train_steps``
+steps); after ``sweep_steps`` steps, W2 against N and against K, and softmax against a few
+Sinkhorn iterations (``dynamics.SelfAttention(sinkhorn_fixed_iters=k)``) at equal parameters,
+converged Sinkhorn too when ``compare_iterations`` holds 0 (slow: the trained logits need about
+100 iterations); and lower bounds of the W1-Lipschitz constants of the trained in-context map
+(``solvers.InContextMap``) and of its push-forward.
 """
 
 from scenarios.harness import Scenario

@@ -50,7 +50,7 @@ def plot_paths(config: MeasureTransportConfig, results: Results) -> Figure:
     for row, (kind, path) in zip(axes, results.paths.items(), strict=True):
         w2 = results.main[kind].w2
         for k, ax in enumerate(row):
-            ax.plot(path[:, k, :, 0], path[:, k, :, 1], color="0.6", linewidth=0.4)
+            ax.plot(*_joined(path[:, k]), color="0.6", linewidth=0.4)
             ax.scatter(*path[0, k].T, s=5, color="C2", label="$\\mu_k$ (start)")
             ax.scatter(*results.targets[k].T, s=12, marker="x", color="k", linewidths=0.7,
                        label="$\\nu_k$ (target)")  # fmt: skip
@@ -59,11 +59,19 @@ def plot_paths(config: MeasureTransportConfig, results: Results) -> Figure:
             ax.set_aspect("equal")
             ax.set_xlabel("x$_1$")
         row[0].set_ylabel(f"{KIND_LABELS[kind]}\nx$_2$")
-    axes[0, -1].legend(loc="lower right", fontsize=6, markerscale=1.5)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, markerscale=1.5)
     fig.suptitle(
         f"Flows from $\\mu_k$ to $\\nu_k$ (held-out points): {_setting(config)}", fontsize=8
     )
     return fig
+
+
+def _joined(path: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The paths (times, m, 2) of m points as one polyline broken by NaNs: one artist, not m."""
+    gaps = np.full((1, path.shape[1], 2), np.nan)
+    joined = np.concatenate([path, gaps]).transpose(1, 0, 2).reshape(-1, 2)
+    return joined[:, 0], joined[:, 1]
 
 
 def _curve(ax: Axes, run: Run, label: str, **style: object) -> None:
@@ -88,7 +96,7 @@ def plot_training(config: MeasureTransportConfig, results: Results) -> Figure:
         ax.set_yscale("log")
         ax.set_xlabel("training step")
         ax.set_ylabel("W$_2$ / spread (training batch)")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper right")
     fig.suptitle(f"Training: {_setting(config)}", fontsize=8)
     return fig
 
@@ -108,9 +116,11 @@ def plot_sweeps(config: MeasureTransportConfig, results: Results) -> Figure:
     )
     right.set_xlabel("time pieces K of the weights")
     right.set_title(f"N = {config.pairs} pairs", fontsize=8)
-    for ax in (left, right):
+    for ax, values in ((left, config.sweep_pairs), (right, config.sweep_pieces)):
         draw_target(ax, TARGET)
         ax.set_xscale("log", base=2)
+        ax.set_xticks(values, [str(value) for value in values])
+        ax.minorticks_off()
         ax.set_yscale("log")
         ax.set_ylabel("held-out W$_2$ / spread")
         ax.legend(fontsize=7)
