@@ -6,10 +6,10 @@ sum_j m_j = 1) by the in-context map T_mu, and on the measure by the push-forwar
 
     (T_mu)_# mu = sum_j m_j delta_{T_mu(x_j)}.
 
-For the flow of an attention field X[mu](x) (``dynamics.SelfAttention`` with masses) on [0, T]:
+For the flow of an attention field X_mu(x) (``dynamics.SelfAttention`` with masses) on [0, T]:
 
-    x_j' = X[mu_t](x_j),  mu_t = sum_j m_j delta_{x_j(t)}   (the context moves by its own field),
-    z'   = X[mu_t](z),    T_mu(z) = z(T)                    (a query moves in the context's field),
+    x_j' = X_{mu_t}(x_j), mu_t = sum_j m_j delta_{x_j(t)}   (the context moves by its own field),
+    z'   = X_{mu_t}(z),   T_mu(z) = z(T)                    (a query moves in the context's field),
 
 so a query never acts on mu, and a context token is its own query: T_mu(x_j) = x_j(T).
 
@@ -44,7 +44,7 @@ class InContextMap:
     Args:
         field: an attention field ``f(t, x, masses=m)`` (``dynamics.SelfAttention``,
             ``dynamics.LinearAttention``, a ``dynamics.TimeDependent`` around one): the velocity
-            X[mu](x_i) of every token of the weighted cloud (x, m).
+            X_mu(x_i) of every token of the weighted cloud (x, m).
         context: the context tokens x_j, shape (..., n, d); leading dims are independent contexts.
         masses: m, shape (n,) or (..., n), >= 0 summing to 1 (``dynamics.check_masses``); uniform
             1/n when omitted.

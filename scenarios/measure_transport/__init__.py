@@ -6,7 +6,7 @@ measures. Here mu_k and nu_k are two-component Gaussian mixtures in R^2 whose so
 one component, which each target moves elsewhere (``scenarios.measure_transport.pairs``); the
 flows (``scenarios.measure_transport.flows``) have weights constant on K time pieces:
 
-- the attention flow, x' = Attn[mu_t](x) + MLP(x), whose velocity depends on the context measure;
+- the attention flow, x' = Attn_{mu_t}(x) + MLP(x), whose velocity depends on the context measure;
 - the MLP flow, x' = MLP(x), a map that ignores the context and so cannot send the shared
   component to different places: its W2 stays near half the component shift.
 

@@ -6,7 +6,7 @@ weighted cloud (x, m) by x' = f_p(x; mu_t) there (the weights of a transformer f
 on each piece, as in Geshkovski, Rigollet, Ruiz-Balet, "Measure-to-measure interpolation using
 Transformers"). Two kinds of field:
 
-- ``"attention"``: f(x)_i = Attn[mu](x_i) + MLP(x_i), with Attn the multi-head self-attention
+- ``"attention"``: f(x)_i = Attn_mu(x_i) + MLP(x_i), with Attn the multi-head self-attention
   field of ``dynamics.SelfAttention`` in R^2 (trainable query, key, value per head; softmax,
   or Sinkhorn with a fixed or converged number of iterations) and MLP a one-hidden-layer
   perceptron ``dynamics.FeedForward``;
@@ -31,8 +31,8 @@ KINDS = ("attention", "mlp")
 
 
 class AttentionMLP(nn.Module):
-    """f(t, x; m) = Attn[sum_j m_j delta_{x_j}](x) + MLP(x) in R^2 (module docstring); without
-    attention, MLP(x) alone (the masses are then unused)."""
+    """f(t, x; m) = Attn_mu(x) + MLP(x) in R^2, mu = sum_j m_j delta_{x_j} (module docstring);
+    without attention, MLP(x) alone (the masses are then unused)."""
 
     geometry = dynamics.EUCLIDEAN
 
