@@ -129,6 +129,17 @@ def test_batched_contexts_and_adaptive_solver(generator):
         torch.testing.assert_close(both[b], alone, rtol=1e-8, atol=1e-8)
 
 
+def test_dtype_follows_the_input(generator):
+    """float32 in, float32 out, equal to the float64 map to float32 rounding."""
+    field = FIELDS["softmax"](generator)
+    x, m = measure(generator)
+    queries = torch.randn(5, D, generator=generator, dtype=F64)
+    exact = InContextMap(field, x, m, T=T, **FIXED)(queries)
+    single = InContextMap(field.float(), x.float(), m.float(), T=T, **FIXED)(queries.float())
+    assert single.dtype == torch.float32
+    torch.testing.assert_close(single.double(), exact, rtol=1e-5, atol=1e-5)
+
+
 def test_many_queries(generator):
     """5000 queries against 10 tokens: 500 systems of 20 tokens, one batched solve."""
     field = FIELDS["softmax"](generator)
