@@ -91,12 +91,12 @@ def plot_training(config: MeasureTransportConfig, results: Results) -> Figure:
         label = {0: "converged Sinkhorn", 1: "softmax"}.get(iterations, f"{iterations} iterations")
         _curve(right, run, label, color=f"C{index}")
     right.set_title(f"attention normalisation, {config.sweep_steps} steps", fontsize=8)
-    for ax in (left, right):
+    for ax, corner in ((left, "lower left"), (right, "upper right")):
         draw_target(ax, TARGET)
         ax.set_yscale("log")
         ax.set_xlabel("training step")
         ax.set_ylabel("W$_2$ / spread (training batch)")
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=7, loc=corner)
     fig.suptitle(f"Training: {_setting(config)}", fontsize=8)
     return fig
 
