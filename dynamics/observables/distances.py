@@ -160,7 +160,12 @@ def wasserstein1(
 
 
 def wasserstein2(
-    x: Tensor, y: Tensor, *, masses_x: Tensor | None = None, masses_y: Tensor | None = None
+    x: Tensor,
+    y: Tensor,
+    *,
+    masses_x: Tensor | None = None,
+    masses_y: Tensor | None = None,
+    squared: bool = False,
 ) -> Tensor:
     """W2 (not squared) between sum_i a_i delta_{x_i} and sum_j b_j delta_{y_j} in R^d:
 
@@ -169,8 +174,10 @@ def wasserstein2(
     x (n, d), y (m, d), masses (n,), (m,) summing to 1 (uniform when omitted). One pair at a time
     (the LP has no batched solver); O(n^3) time and O(n m) memory: use ``sliced_wasserstein2``
     beyond a few thousand points. Differentiable in x and y through POT's torch backend.
+    ``squared=True`` returns W2^2 itself (a loss: its gradient stays finite where W2 = 0).
     """
-    return _exact_cost(x, y, masses_x, masses_y, "sqeuclidean").clamp_min(0).sqrt()
+    cost = _exact_cost(x, y, masses_x, masses_y, "sqeuclidean")
+    return cost if squared else cost.clamp_min(0).sqrt()
 
 
 def _exact_cost(
