@@ -111,6 +111,7 @@ from dynamics.observables.cluster_statistics import (
 from dynamics.observables.distances import (
     sliced_wasserstein2,
     w1_particles_grid,
+    wasserstein1,
     wasserstein2,
     wasserstein_circle,
 )
@@ -240,6 +241,7 @@ __all__ = [
     "uniform_sphere",
     "von_mises_fisher",
     "w1_particles_grid",
+    "wasserstein1",
     "wasserstein2",
     "wasserstein_circle",
 ]

@@ -26,6 +26,7 @@ MAIN_FIGURE = {
     "mean_field": "w1_vs_n",
     "train": "learning_curves",
     "pretrained": "layers",
+    "measure_transport": "paths",
 }
 MAX_BYTES = 150_000
 IMG_DIR = Path(__file__).parent / "img"

@@ -17,6 +17,7 @@ EXPERIMENTS = (
     "layers",
     "lora",
     "mean_field",
+    "measure_transport",
     "metastability",
     "phase_diagram",
     "pretrained",
