@@ -154,7 +154,10 @@ def draw_weights(config: ClusteringConfig, generators: Sequence[torch.Generator]
 
 def observables(config: ClusteringConfig, beta: float) -> Callable[[Tensor], dict[str, Tensor]]:
     """The per-seed observables (module docstring) of clouds (m, n, d), as a function: one cosine
-    matrix per cloud serves the clusters, the minimum and the energy."""
+    matrix per cloud serves the clusters, the minimum, the pair collisions (as
+    ``dynamics.pair_collision_fraction``) and the energy."""
+    n = config.n
+    pairs = max(n * (n - 1), 1)
 
     def observe(x: Tensor) -> dict[str, Tensor]:
         norms = torch.linalg.vector_norm(x, dim=-1)
@@ -170,13 +173,14 @@ def observables(config: ClusteringConfig, beta: float) -> Callable[[Tensor], dic
         series = {
             "clusters": (sizes > 0).sum(-1),
             "min_cosine": cosines.flatten(-2).amin(-1).clamp(-1.0, 1.0),
-            "collisions": dynamics.pair_collision_fraction(unit),
+            "collisions": ((cosines > dynamics.COLLISION_COSINE).sum((-1, -2)) - n).to(x.dtype)
+            / pairs,
             "span": dynamics.span_dimension(unit),
-            "largest_cluster": sizes.amax(-1).to(x.dtype) / x.shape[-2],
+            "largest_cluster": sizes.amax(-1).to(x.dtype) / n,
             "norm_error": (norms - 1).abs().amax(-1),
         }
         if beta > 0:  # E_beta / E_max = sum_ij e^{beta (<u_i, u_j> - 1)} / n^2: terms <= 1
-            series["energy"] = cosines.sub(1.0).mul_(beta).exp_().mean((-1, -2))
+            series["energy"] = cosines.mul(beta).sub_(beta).exp_().mean((-1, -2))
         return series
 
     return observe
