@@ -19,6 +19,7 @@ attention's beta and value), layer l = 1, 2, ... maps the hidden state x as foll
 ``post_ln``, ``mix_ln`` and ``ngpt`` keep their hidden state on the unit sphere (their x0 must have
 unit rows); the others let the radius |x_i| grow. The sublayer is called at the layer's time
 t = (l - 1) h. ``post_ln`` is exactly ``solvers.projected_euler_step`` (one projected Euler step).
+Each rule takes another normalisation as ``norm`` (a trained model's own LayerNorm, say).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from dynamics.checks import check_choice, check_cloud, check_int, check_real
 from dynamics.field import VectorField
 from dynamics.geometry.sphere import normalize
 
+Norm = Callable[[Tensor], Tensor]
+
 SCHEMES = ("post_ln", "pre_ln", "peri_ln", "mix_ln", "ngpt", "depth_scaled")
 """The normalization schemes, in the order the scenario reports them."""
 
@@ -43,36 +46,47 @@ UNIT_ROW_TOL = 1e-6
 """Largest | |x0_i| - 1 | accepted where a scheme needs unit rows (relative to float32 eps too)."""
 
 
-def post_ln_layer(attention: VectorField, x: Tensor, h: float, layer: int = 1) -> Tensor:
+def post_ln_layer(
+    attention: VectorField, x: Tensor, h: float, layer: int = 1, *, norm: Norm = normalize
+) -> Tensor:
     """x <- LN(x + h A(x))."""
-    return normalize(x + h * attention(_layer_time(x, h, layer), x))
+    return norm(x + h * attention(_layer_time(x, h, layer), x))
 
 
-def pre_ln_layer(attention: VectorField, x: Tensor, h: float, layer: int = 1) -> Tensor:
+def pre_ln_layer(
+    attention: VectorField, x: Tensor, h: float, layer: int = 1, *, norm: Norm = normalize
+) -> Tensor:
     """x <- x + h A(LN(x))."""
-    return x + h * attention(_layer_time(x, h, layer), normalize(x))
+    return x + h * attention(_layer_time(x, h, layer), norm(x))
 
 
-def peri_ln_layer(attention: VectorField, x: Tensor, h: float, layer: int = 1) -> Tensor:
+def peri_ln_layer(
+    attention: VectorField, x: Tensor, h: float, layer: int = 1, *, norm: Norm = normalize
+) -> Tensor:
     """x <- x + h LN(A(LN(x)))."""
-    return x + h * normalize(attention(_layer_time(x, h, layer), normalize(x)))
+    return x + h * norm(attention(_layer_time(x, h, layer), norm(x)))
 
 
-def ngpt_layer(attention: VectorField, x: Tensor, h: float, layer: int = 1) -> Tensor:
+def ngpt_layer(
+    attention: VectorField, x: Tensor, h: float, layer: int = 1, *, norm: Norm = normalize
+) -> Tensor:
     """x <- LN(x + h (LN(A(x)) - x)), h the step alpha."""
-    return normalize(x + h * (normalize(attention(_layer_time(x, h, layer), x)) - x))
+    return norm(x + h * (norm(attention(_layer_time(x, h, layer), x)) - x))
 
 
-def depth_scaled_layer(attention: VectorField, x: Tensor, h: float, layer: int = 1) -> Tensor:
+def depth_scaled_layer(
+    attention: VectorField, x: Tensor, h: float, layer: int = 1, *, norm: Norm = normalize
+) -> Tensor:
     """x <- x + (h / sqrt(l)) A(LN(x)) at layer l."""
-    return x + (h / math.sqrt(layer)) * attention(_layer_time(x, h, layer), normalize(x))
+    return x + (h / math.sqrt(layer)) * attention(_layer_time(x, h, layer), norm(x))
 
 
 def _layer_time(x: Tensor, h: float, layer: int) -> Tensor:
     return torch.as_tensor((layer - 1) * h, dtype=x.dtype, device=x.device)
 
 
-LayerRule = Callable[[VectorField, Tensor, float, int], Tensor]
+LayerRule = Callable[..., Tensor]
+"""``rule(attention, x, h, layer, *, norm=normalize) -> x`` after the layer."""
 
 LAYER_RULES: dict[str, LayerRule] = {
     "post_ln": post_ln_layer,

@@ -18,6 +18,7 @@ EXPERIMENTS = (
     "lora",
     "mean_field",
     "metastability",
+    "normalization",
     "phase_diagram",
     "pretrained",
     "sympformer",
