@@ -53,6 +53,20 @@ EQUIANGULAR_SCHEMES = ("post_ln", "pre_ln", "peri_ln", "ngpt")
 
 REDUCED_NORMALIZATIONS = ("softmax", "uniform")
 
+LARGEST_UNIFORM_BETA = math.log(torch.finfo(torch.float64).max / 2)
+"""USA's weights carry e^beta (c* = e^beta / n), finite in float64 up to this beta (about 709);
+SA's reduction uses only w = e^{beta (rho - 1)} <= 1 and takes any beta."""
+
+
+def _check_beta(beta: object, normalization: str) -> float:
+    beta = check_real("beta", beta)
+    if normalization == "uniform" and beta > LARGEST_UNIFORM_BETA:
+        raise ValueError(
+            f"beta={beta!r} overflows the uniform (USA) weights e^beta in float64; use beta <= "
+            f"{LARGEST_UNIFORM_BETA:.1f}, or normalization='softmax'"
+        )
+    return beta
+
 
 def attention_moments(
     rho: Tensor, n: int, beta: float, normalization: str
@@ -77,8 +91,8 @@ class EquiangularFlow(nn.Module):
         super().__init__()
         self.scheme = check_choice("scheme", scheme, EQUIANGULAR_SCHEMES)
         self.n = check_int("n", n, minimum=2)
-        self.beta = check_real("beta", beta)
         self.normalization = check_choice("normalization", normalization, REDUCED_NORMALIZATIONS)
+        self.beta = _check_beta(beta, self.normalization)
 
     def extra_repr(self) -> str:
         return (
@@ -116,8 +130,8 @@ def clustering_rate(scheme: str, n: int, beta: float, normalization: str) -> Clu
     docstring."""
     check_choice("scheme", scheme, SCHEMES)
     check_int("n", n, minimum=2)
-    beta = check_real("beta", beta)
     check_choice("normalization", normalization, REDUCED_NORMALIZATIONS)
+    beta = _check_beta(beta, normalization)
     if scheme == "post_ln":
         rate = 2.0 if normalization == "softmax" else 2.0 * math.exp(beta)
         return ClusteringRate("exponential", rate)

@@ -107,65 +107,74 @@ def equiangular_metrics(result: EquiangularResult) -> dict[str, object]:
     }
 
 
+MINILM = "all-MiniLM-L6-v2"
+"""The setting name of the pretrained model in the conclusions."""
+
+
 def conclusions(
-    config: NormalizationConfig, cells: dict[str, dict[str, dict]]
+    config: NormalizationConfig, settings: dict[str, dict[str, dict]]
 ) -> dict[str, object]:
-    """Which scheme clusters slowest early and which resists collapse deepest (layers), per cell
-    and by majority, and the papers' conclusions checked against the numbers."""
-    slowest, deepest = {}, {}
-    for cell, schemes in cells.items():
-        layers = {scheme: entry["layers"] for scheme, entry in schemes.items()}
-        slowest[cell] = min(layers, key=lambda s: layers[s]["mean_cosine_early"])
-        deepest[cell] = max(layers, key=lambda s: layers[s]["effective_rank_at_depth"])
-
-    def rank(scheme: str, cell: str) -> float:
-        return cells[cell][scheme]["layers"]["effective_rank_at_depth"]
-
-    def update(scheme: str, cell: str) -> float:
-        return cells[cell][scheme]["layers"]["deep_update"]
-
-    resist = {
-        scheme: [cell for cell in cells if rank(scheme, cell) > rank("post_ln", cell)]
-        for scheme in ("pre_ln", "mix_ln", "ngpt")
+    """Which scheme clusters slowest early (lowest mean cosine at the early depth) and which
+    resists collapse deepest (highest effective rank at depth L), per setting (each (d, beta) of
+    the layers, and all-MiniLM-L6-v2 when run) and by majority over the (d, beta) cells, and the
+    papers' conclusions checked in every setting: ``agree`` when they hold in every cell,
+    ``agree_by_setting`` for each, with the numbers as ``evidence``."""
+    slowest = {
+        name: min(runs, key=lambda s: runs[s]["mean_cosine_early"])
+        for name, runs in settings.items()
     }
-    balance = [
-        cell
-        for cell in cells
-        if rank("peri_ln", cell) > rank("post_ln", cell)
-        and update("peri_ln", cell) > update("pre_ln", cell)
-    ]
-    claims = []
-    for scheme, cells_won in resist.items():
-        evidence = "; ".join(
-            f"{cell}: {rank(scheme, cell):.2f} vs {rank('post_ln', cell):.2f}" for cell in cells
-        )
-        claims.append(
-            {
-                "claim": f"{scheme} resists collapse in deep layers more than post_ln "
-                f"(effective rank at depth {config.depth} above post_ln's)",
-                "agree": len(cells_won) == len(cells),
-                "cells_agreeing": f"{len(cells_won)} of {len(cells)}",
-                "evidence": evidence,
-            }
-        )
-    claims.append(
-        {
-            "claim": "peri_ln is the best balance (effective rank at depth above post_ln's and "
-            "deep-layer relative update above pre_ln's)",
-            "agree": len(balance) == len(cells),
-            "cells_agreeing": f"{len(balance)} of {len(cells)}",
-            "evidence": "; ".join(
-                f"{cell}: rank {rank('peri_ln', cell):.2f} vs post_ln {rank('post_ln', cell):.2f},"
-                f" deep update {update('peri_ln', cell):.3g} vs pre_ln {update('pre_ln', cell):.3g}"
-                for cell in cells
-            ),
+    deepest = {
+        name: max(runs, key=lambda s: runs[s]["effective_rank_at_depth"])
+        for name, runs in settings.items()
+    }
+    cells = [name for name in settings if name != MINILM]
+
+    def rank(name: str, scheme: str) -> float:
+        return settings[name][scheme]["effective_rank_at_depth"]
+
+    def update(name: str, scheme: str) -> float:
+        return settings[name][scheme]["deep_update"]
+
+    def claim(text: str, holds, evidence) -> dict[str, object]:
+        by_setting = {name: bool(holds(name)) for name in settings}
+        return {
+            "claim": text,
+            "agree": all(by_setting[name] for name in cells),
+            "cells_agreeing": f"{sum(by_setting[name] for name in cells)} of {len(cells)}",
+            "agree_by_setting": by_setting,
+            "evidence": {name: evidence(name) for name in settings},
         }
+
+    claims = [
+        claim(
+            f"{scheme} resists collapse in deep layers more than post_ln (effective rank at "
+            f"depth {config.depth} above post_ln's)",
+            lambda name, scheme=scheme: rank(name, scheme) > rank(name, "post_ln"),
+            lambda name, scheme=scheme: (
+                f"{rank(name, scheme):.2f} vs post_ln {rank(name, 'post_ln'):.2f}"
+            ),
+        )
+        for scheme in ("pre_ln", "mix_ln", "ngpt")
+    ]
+    claims.append(
+        claim(
+            "peri_ln is the best balance (effective rank at depth above post_ln's and mean "
+            "relative update over the deep layers above pre_ln's)",
+            lambda name: (
+                rank(name, "peri_ln") > rank(name, "post_ln")
+                and update(name, "peri_ln") > update(name, "pre_ln")
+            ),
+            lambda name: (
+                f"rank {rank(name, 'peri_ln'):.2f} vs post_ln {rank(name, 'post_ln'):.2f}, deep "
+                f"update {update(name, 'peri_ln'):.3g} vs pre_ln {update(name, 'pre_ln'):.3g}"
+            ),
+        )
     )
     return {
-        "slowest_early_by_cell": slowest,
-        "slowest_early": Counter(slowest.values()).most_common(1)[0][0],
-        "resists_collapse_deepest_by_cell": deepest,
-        "resists_collapse_deepest": Counter(deepest.values()).most_common(1)[0][0],
+        "slowest_early_by_setting": slowest,
+        "slowest_early": Counter(slowest[name] for name in cells).most_common(1)[0][0],
+        "resists_collapse_deepest_by_setting": deepest,
+        "resists_collapse_deepest": Counter(deepest[name] for name in cells).most_common(1)[0][0],
         "papers": claims,
     }
 
@@ -192,12 +201,16 @@ def metrics(config: NormalizationConfig, results: Results) -> dict[str, object]:
             }
             for scheme, by_beta in results.equiangular.items()
         },
-        "conclusions": conclusions(config, cells),
+    }
+    settings = {
+        cell: {s: runs["layers"] for s, runs in schemes.items()} for cell, schemes in cells.items()
     }
     if results.minilm is not None:
         found["minilm"] = {
             scheme: run_metrics(config, series) for scheme, series in results.minilm.items()
         }
+        settings[MINILM] = found["minilm"]
+    found["conclusions"] = conclusions(config, settings)
     return found
 
 
@@ -224,7 +237,9 @@ def summary_lines(metrics: dict[str, object]) -> list[str]:
         f"{found['resists_collapse_deepest']}"
     )
     for claim in found["papers"]:
+        minilm = claim["agree_by_setting"].get(MINILM)
         lines.append(
-            f"  papers: {claim['claim']}: agree={claim['agree']} ({claim['cells_agreeing']})"
+            f"  papers: {claim['claim']}: agree={claim['agree']} ({claim['cells_agreeing']} "
+            f"cells{'' if minilm is None else f'; {MINILM}: {minilm}'})"
         )
     return lines

