@@ -19,8 +19,9 @@ rate fitted near one cluster against the predicted one. all-MiniLM-L6-v2 under e
 effective rank and mean cosine at depth L, mean cosine at the early depth, mean relative update
 over the deep layers and every series; the equiangular gaps and rates; ``conclusions``: the scheme
 that clusters slowest early (lowest mean cosine at the early depth) and the one that resists
-collapse deepest (highest effective rank at depth L), per cell and by majority, and the papers'
-conclusions checked against these numbers.
+collapse deepest (highest effective rank at depth L), per cell and by majority, with and without
+the depth-scaled layers (whose steps shrink), and the papers' conclusions checked against these
+numbers in every cell and on all-MiniLM-L6-v2.
 """
 
 from scenarios.harness import Scenario

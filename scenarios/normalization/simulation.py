@@ -170,11 +170,34 @@ def conclusions(
             ),
         )
     )
+    unscaled = {
+        name: [scheme for scheme in runs if scheme != "depth_scaled"]
+        for name, runs in settings.items()
+    }
+    slowest_unscaled = {
+        name: min(unscaled[name], key=lambda s: runs[s]["mean_cosine_early"])
+        for name, runs in settings.items()
+    }
+    deepest_unscaled = {
+        name: max(unscaled[name], key=lambda s: runs[s]["effective_rank_at_depth"])
+        for name, runs in settings.items()
+    }
+
+    def majority(by_setting: dict[str, str]) -> str:
+        return Counter(by_setting[name] for name in cells).most_common(1)[0][0]
+
     return {
         "slowest_early_by_setting": slowest,
-        "slowest_early": Counter(slowest[name] for name in cells).most_common(1)[0][0],
+        "slowest_early": majority(slowest),
         "resists_collapse_deepest_by_setting": deepest,
-        "resists_collapse_deepest": Counter(deepest[name] for name in cells).most_common(1)[0][0],
+        "resists_collapse_deepest": majority(deepest),
+        "among_unit_steps": {
+            "note": "the same without depth_scaled, whose steps h / sqrt(l) shrink with depth",
+            "slowest_early_by_setting": slowest_unscaled,
+            "slowest_early": majority(slowest_unscaled),
+            "resists_collapse_deepest_by_setting": deepest_unscaled,
+            "resists_collapse_deepest": majority(deepest_unscaled),
+        },
         "papers": claims,
     }
 
@@ -232,9 +255,11 @@ def summary_lines(metrics: dict[str, object]) -> list[str]:
             f"eff. rank {layers['effective_rank_at_depth']:.2f}; equiangular rate {rates}"
         )
     found = metrics["conclusions"]
+    plain = found["among_unit_steps"]
     lines.append(
-        f"slowest early: {found['slowest_early']}; resists collapse deepest: "
-        f"{found['resists_collapse_deepest']}"
+        f"slowest early: {found['slowest_early']} ({plain['slowest_early']} without "
+        f"depth_scaled); resists collapse deepest: {found['resists_collapse_deepest']} "
+        f"({plain['resists_collapse_deepest']} without depth_scaled)"
     )
     for claim in found["papers"]:
         minilm = claim["agree_by_setting"].get(MINILM)

@@ -80,6 +80,8 @@ def test_conclusions_name_schemes_and_check_the_papers(tiny_run):
     _, _, metrics = tiny_run
     found = metrics["conclusions"]
     assert found["slowest_early"] in SCHEMES and found["resists_collapse_deepest"] in SCHEMES
+    plain = found["among_unit_steps"]
+    assert "depth_scaled" not in (plain["slowest_early"], plain["resists_collapse_deepest"])
     assert len(found["papers"]) == 4
     for claim in found["papers"]:
         assert claim["agree"] == all(claim["agree_by_setting"].values())
