@@ -4,6 +4,7 @@ the particles from one equiangular start, and the clustering rate fitted near on
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +48,7 @@ class EquiangularResult:
     tail_eps: np.ndarray
 
 
-def reduced_flows(config: NormalizationConfig, beta: float):
+def reduced_flows(config: NormalizationConfig, beta: float) -> Callable[[str], EquiangularFlow]:
     """``make_flow`` for the reduced ODE of ``config.equiangular_n`` tokens."""
     return lambda scheme: EquiangularFlow(scheme, config.equiangular_n, beta, config.attention)
 
@@ -85,7 +86,8 @@ def _tail(
     config: NormalizationConfig, scheme: str, beta: float, law: str, rate: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """eps = 1 - rho of the reduced ODE from rho0 until it is below the fit window, against time
-    (depth-scaled: against the layer l, from tau_l = h (2 sqrt(l) + zeta(1/2)))."""
+    (depth-scaled: against the layer l, from tau_l = h (2 sqrt(l) + zeta(1/2)); Mix-LN: against
+    the time t from 0, so its power law carries the offset of its Post-LN start)."""
     y0 = torch.tensor([config.rho0, 1.0], dtype=DTYPE)
     if law == "exponential":  # eps ~ e^{-rate t} passes 1e-8 near t = 18 / rate
         times = torch.linspace(0.0, 20.0 / rate, 100, dtype=DTYPE)

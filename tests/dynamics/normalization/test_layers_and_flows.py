@@ -139,6 +139,15 @@ def test_pre_ln_at_beta_zero_moves_every_token_by_the_same_vector(generator):
     assert float(torch.linalg.vector_norm(flow[-1] - x0, dim=-1).min()) > 1.0
 
 
+def test_float32_layers_stay_float32_and_match_float64(generator):
+    x0 = dynamics.uniform_sphere(5, 4, generator=generator, dtype=F64)
+    for scheme in SCHEMES:
+        wide = layer_stack(scheme, attention(4, beta=4.0), x0, 0.25, 8, post_layers=2)
+        narrow = layer_stack(scheme, attention(4, beta=4.0), x0.float(), 0.25, 8, post_layers=2)
+        assert narrow.dtype == torch.float32
+        torch.testing.assert_close(narrow, wide.float(), rtol=1e-5, atol=1e-5)
+
+
 def test_constant_per_layer_steps_equal_one_step(generator):
     field = attention(4)
     x0 = dynamics.uniform_sphere(5, 4, generator=generator, dtype=F64)
