@@ -45,9 +45,10 @@ def reference_flow(scheme: str, field, x0: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_layers_converge_to_the_flow_at_order_one(scheme, generator):
     """L layers of step T / L against the flow at T: the observed order over L = 16..128 is 1
-    within 0.1 (measured 0.97 to 1.00). Mix-LN switches at L / 2 = time T / 2. Depth-scaled
+    within 0.1 (measured 0.98 to 1.00). Mix-LN switches at L / 2 = time T / 2. Depth-scaled
     layers take steps h / sqrt(k) with tau_L = T: Euler steps of varying size, whose global error
-    is O(sum_k h_k^2) = O(h^2 log L); its order is fitted against sum_k h_k^2 (measured 0.96)."""
+    is O(sum_k h_k^2) = O(h^2 log L); its order is fitted against sum_k h_k^2 (measured 0.95;
+    against L it is 0.85, the logarithm showing)."""
     n, d = 6, 4
     field = attention(d)
     x0 = dynamics.uniform_sphere(n, d, generator=generator, dtype=F64)
