@@ -27,6 +27,7 @@ MAIN_FIGURE = {
     "train": "learning_curves",
     "pretrained": "layers",
     "measure_transport": "paths",
+    "normalization": "clustering",
 }
 MAX_BYTES = 150_000
 IMG_DIR = Path(__file__).parent / "img"

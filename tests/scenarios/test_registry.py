@@ -19,6 +19,7 @@ EXPERIMENTS = (
     "mean_field",
     "measure_transport",
     "metastability",
+    "normalization",
     "phase_diagram",
     "pretrained",
     "sympformer",
