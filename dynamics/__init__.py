@@ -10,6 +10,7 @@ closure), ``blocks`` (transformer blocks, time-dependent weights, LoRA, BERT, in
 importable from ``dynamics`` itself. ``dynamics`` imports neither ``solvers`` nor ``scenarios``.
 """
 
+from dynamics.attention.batched_weights import BATCHED_NORMALIZATIONS, BatchedWeightsAttention
 from dynamics.attention.linear_attention import (
     AcceleratedLinearAttentionMoments,
     LinearAttention,
@@ -60,6 +61,7 @@ from dynamics.field import (
     State,
     VectorField,
     geometry_of,
+    is_autonomous,
 )
 from dynamics.geometry.spaces import (
     EUCLIDEAN,
@@ -70,6 +72,7 @@ from dynamics.geometry.spaces import (
     Sphere,
     geometry_named,
 )
+from dynamics.geometry.span import span_coordinates, span_width
 from dynamics.geometry.sphere import exp_map, geodesic_flow, normalize, project_tangent
 from dynamics.mean_field.circle import (
     CIRCLE_NORMALIZATIONS,
@@ -87,19 +90,51 @@ from dynamics.momentum.linear_hamiltonian import (
     LinearHamiltonianMoments,
     phase_space_moments,
 )
+from dynamics.normalization import (
+    EQUIANGULAR_SCHEMES,
+    ClusteringRate,
+    EquiangularFlow,
+    NGPTFlow,
+    PeriLNFlow,
+    PostLNFlow,
+    PreLNFlow,
+    attention_moments,
+    clustering_rate,
+    depth_scaled_clock,
+    depth_scaled_layer,
+    equiangular_cloud,
+    layer_stack,
+    ngpt_layer,
+    peri_ln_layer,
+    post_ln_layer,
+    pre_ln_layer,
+)
+from dynamics.normalization import FLOWS as NORMALIZATION_FLOWS
+from dynamics.normalization import LAYER_RULES as NORMALIZATION_LAYERS
+from dynamics.normalization import SCHEMES as NORMALIZATION_SCHEMES
 from dynamics.observables.bert import effective_rank, masked_cluster_count, mean_pairwise_cosine
 from dynamics.observables.circle import circle_cluster_count
 from dynamics.observables.cloud import (
     cluster_count,
     cluster_labels,
+    connected_labels,
     interaction_energy,
     log_interaction_energy,
     min_pairwise_cosine,
     pairwise_cosines,
 )
+from dynamics.observables.cluster_statistics import (
+    COLLISION_COSINE,
+    SPAN_RTOL,
+    cluster_sizes,
+    largest_cluster_fraction,
+    pair_collision_fraction,
+    span_dimension,
+)
 from dynamics.observables.distances import (
     sliced_wasserstein2,
     w1_particles_grid,
+    wasserstein1,
     wasserstein2,
     wasserstein_circle,
 )
@@ -122,28 +157,41 @@ from dynamics.sampling import (
     uniform_sphere,
     von_mises_fisher,
 )
+from dynamics.weight_ensembles import QUERY_KEY_ENSEMBLES, VALUE_ENSEMBLES, sample_weights
 
 __all__ = [
     "BASES",
+    "BATCHED_NORMALIZATIONS",
     "CIRCLE_NORMALIZATIONS",
+    "COLLISION_COSINE",
     "DAMPINGS",
+    "EQUIANGULAR_SCHEMES",
     "EUCLIDEAN",
     "GEOMETRIES",
     "GRADIENTS",
     "LORA_TARGETS",
     "MODEL_PACKAGE",
     "NORMALIZATIONS",
+    "NORMALIZATION_FLOWS",
+    "NORMALIZATION_LAYERS",
+    "NORMALIZATION_SCHEMES",
     "PARTS",
     "PROJECTIONS",
+    "QUERY_KEY_ENSEMBLES",
     "RENYI_PARKING_CONSTANT",
+    "SPAN_RTOL",
     "SPHERE",
+    "VALUE_ENSEMBLES",
     "Accelerated",
     "AcceleratedLinearAttentionMoments",
+    "BatchedWeightsAttention",
     "BertBlockField",
     "BertConfig",
     "BertEncoder",
     "BertLayer",
     "CircleVelocity",
+    "ClusteringRate",
+    "EquiangularFlow",
     "Euclidean",
     "FeedForward",
     "GaussianAttentionMoments",
@@ -159,7 +207,11 @@ __all__ = [
     "LoRA",
     "MomentumField",
     "MultiHeadAttention",
+    "NGPTFlow",
     "ParticleInCellVelocity",
+    "PeriLNFlow",
+    "PostLNFlow",
+    "PreLNFlow",
     "SelfAttention",
     "Sphere",
     "SplitField",
@@ -170,6 +222,7 @@ __all__ = [
     "VectorField",
     "WithMasses",
     "adjusted_rand_index",
+    "attention_moments",
     "attention_with_lse",
     "basis_functions",
     "check_choice",
@@ -184,8 +237,14 @@ __all__ = [
     "circle_velocity",
     "cluster_count",
     "cluster_labels",
+    "cluster_sizes",
+    "clustering_rate",
+    "connected_labels",
     "deposit",
+    "depth_scaled_clock",
+    "depth_scaled_layer",
     "effective_rank",
+    "equiangular_cloud",
     "exp_map",
     "fused_kernel_serves",
     "gaussian",
@@ -196,6 +255,9 @@ __all__ = [
     "gradient_step_attention",
     "in_context_prediction",
     "interaction_energy",
+    "is_autonomous",
+    "largest_cluster_fraction",
+    "layer_stack",
     "least_squares_attention",
     "load_bert",
     "log_interaction_energy",
@@ -203,16 +265,22 @@ __all__ = [
     "mean_pairwise_cosine",
     "mean_pool",
     "min_pairwise_cosine",
+    "ngpt_layer",
     "normalize",
     "optional_module",
+    "pair_collision_fraction",
     "pairwise_cosines",
+    "peri_ln_layer",
     "phase_space_moments",
+    "post_ln_layer",
+    "pre_ln_layer",
     "pretrained_module",
     "project_tangent",
     "prompt",
     "relative_energy_gap",
     "renyi_centers",
     "renyi_parking_mean",
+    "sample_weights",
     "second_moment",
     "separated_groups",
     "sinkhorn_attention",
@@ -220,6 +288,9 @@ __all__ = [
     "sinkhorn_potentials",
     "sliced_wasserstein2",
     "softmax_attention",
+    "span_coordinates",
+    "span_dimension",
+    "span_width",
     "sphere_mixture",
     "spread_directions",
     "streaming_attention",
@@ -228,6 +299,7 @@ __all__ = [
     "uniform_sphere",
     "von_mises_fisher",
     "w1_particles_grid",
+    "wasserstein1",
     "wasserstein2",
     "wasserstein_circle",
 ]

@@ -15,6 +15,9 @@ tokens live. Solvers check a field's kind with ``isinstance`` against these prot
 - ``HamiltonianField``: (x, p) -> (dH/dp, -dH/dx - alpha(t) p) with ``gradients(x, p)`` =
   (dH/dx, dH/dp), ``grad_x``, ``grad_p`` and ``damping_factor(t, h)`` = exp(-int_t^{t+h} alpha),
   e.g. ``HamiltonianAttention``.
+
+A field that does not depend on t declares ``autonomous = True`` (``is_autonomous``): a solver may
+then evaluate the systems of a batch at different times, each with its own steps.
 """
 
 from __future__ import annotations
@@ -97,3 +100,8 @@ def geometry_of(field: object) -> Geometry:
             "dynamics.SPHERE or dynamics.EUCLIDEAN"
         )
     return field.geometry
+
+
+def is_autonomous(field: object) -> bool:
+    """Whether ``field`` declares ``autonomous = True``: f(t, x) does not depend on t."""
+    return getattr(field, "autonomous", False) is True

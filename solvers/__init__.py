@@ -21,6 +21,7 @@ from solvers.contracts import (
 )
 from solvers.ensemble import EnsembleStats, solve_ensemble
 from solvers.grid import fixed_steps, step_grid, steps_per_interval
+from solvers.in_context_map import InContextMap
 from solvers.integration import integrate
 from solvers.kinetic import KineticAugmented, integrate_with_kinetic, kinetic_rate
 from solvers.learning.transformers import DiscreteTransformer, ODETransformer
@@ -51,6 +52,7 @@ __all__ = [
     "DiscreteTransformer",
     "DivergedError",
     "EnsembleStats",
+    "InContextMap",
     "KineticAugmented",
     "Method",
     "MethodLike",

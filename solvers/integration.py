@@ -10,7 +10,7 @@ import torchdiffeq
 from torch import Tensor, nn
 
 from dynamics.checks import check_real
-from dynamics.field import State, VectorField
+from dynamics.field import State, VectorField, is_autonomous
 from solvers.checks import (
     check_adaptive_dtype,
     check_field,
@@ -19,6 +19,7 @@ from solvers.checks import (
     check_rtol,
 )
 from solvers.contracts import MethodLike, check_method, check_step_size, resolve
+from solvers.ensemble import TABLEAUS, solve_ensemble
 from solvers.grid import fixed_steps, step_grid
 from solvers.methods import Method
 from solvers.watched import Watched, underflow_error, watch_for_torchdiffeq
@@ -42,8 +43,12 @@ def integrate(
             (checked at its first evaluation).
         x0: a cloud of shape (..., n, d), or a tuple of such for second-order dynamics. Leading
             dimensions are independent systems: an adaptive method controls each system's error
-            separately (the error norm is the largest per-system RMS), so solving a batch together
-            is as accurate as solving each system alone. Adaptive methods take float32 or
+            separately, so solving a batch together is as accurate as solving each system alone.
+            With "dopri5", an autonomous field (``dynamics.is_autonomous``), a tensor
+            x0 with leading dimensions, increasing times and no gradient to track, each system
+            also takes its own steps (``solvers.solve_ensemble``: the same steps as its solo
+            solve); otherwise the batch shares torchdiffeq's steps, those of its hardest system
+            (the error norm is the largest per-system RMS). Adaptive methods take float32 or
             float64, fixed-step ones any floating dtype; a field on the sphere needs nonzero
             tokens; an empty x0 gives an empty trajectory.
         t: strictly monotone output times; they take ``x0``'s dtype and device.
@@ -95,6 +100,8 @@ def integrate(
     if spec.stepper is not None:
         step = partial(spec.stepper, **configured.options)
         trajectory = fixed_steps(step, Watched(field), x0, times, step_size)
+    elif _per_system_steps(field, x0, times, configured.name, adjoint):
+        trajectory = _integrate_ensemble(field, x0, times, configured.name, rtol, atol)
     else:
         trajectory = _integrate_torchdiffeq(
             field, x0, times, configured.name, spec, step_size, rtol, atol, adjoint
@@ -161,6 +168,35 @@ def _integrate_torchdiffeq(
         if not str(error).startswith("underflow in dt"):
             raise
         raise underflow_error(watched, method, rtol, atol) from None
+
+
+def _per_system_steps(
+    field: VectorField, x0: State, times: Tensor, method: str, adjoint: bool
+) -> bool:
+    """Whether ``solve_ensemble`` can solve this batch: see ``integrate``'s x0."""
+    if method not in TABLEAUS or adjoint or not is_autonomous(field) or isinstance(x0, tuple):
+        return False
+    if x0.ndim < 3 or x0[..., 0, 0].numel() < 2 or not bool((times[1:] > times[:-1]).all()):
+        return False
+    parameters = field.parameters() if isinstance(field, nn.Module) else ()
+    tracked = x0.requires_grad or any(p.requires_grad for p in parameters)
+    return not (torch.is_grad_enabled() and tracked)
+
+
+def _integrate_ensemble(
+    field: VectorField, x0: Tensor, times: Tensor, method: str, rtol: float, atol: float
+) -> Tensor:
+    """``solve_ensemble`` with ``integrate``'s error: a step size underflow is a ValueError."""
+    try:
+        return solve_ensemble(field, x0, times, rtol=rtol, atol=atol, method=method)
+    except RuntimeError as error:
+        if "underflow" not in str(error):
+            raise
+        raise ValueError(
+            f"method {method!r}: the step size of a system underflowed: rtol={rtol:g}, "
+            f"atol={atol:g} cannot be met there, or the field returned NaN or infinite values; "
+            "check the field and x0, loosen rtol/atol, or use a fixed-step method with step_size"
+        ) from None
 
 
 def _per_system_rms(x0: State) -> Callable[[State], Tensor]:

@@ -26,6 +26,10 @@ MAIN_FIGURE = {
     "mean_field": "w1_vs_n",
     "train": "learning_curves",
     "pretrained": "layers",
+    "measure_transport": "paths",
+    "normalization": "clustering",
+    "vlasov_map": "w1_vs_depth",
+    "context_consistency": "convergence",
     "causal": "angles",
     "long_context": "transition",
 }

@@ -10,7 +10,10 @@ where ``normalization="softmax"`` (SA) takes Z^h_i = sum_j e^{beta <Q_h x_i, K_h
 Blondel, Peyre, "Sinkformers: transformers with doubly stochastic attention") takes instead w^h =
 diag(e^{f^h}) [e^{beta <Q_h x_i, K_h x_j>}]_ij diag(e^{g^h}), the doubly stochastic scaling (every
 row and column sums to 1) found by log-domain Sinkhorn iterations (``dynamics.attention.sinkhorn``),
-to a column tolerance ``sinkhorn_tol`` within ``sinkhorn_iters`` iterations. With one head and W =
+to a column tolerance ``sinkhorn_tol`` within ``sinkhorn_iters`` iterations, or after exactly
+``sinkhorn_fixed_iters`` iterations as Sinkformers are trained (1 iteration is softmax; rows then
+sum to 1, columns only approximately, and the gradient-flow structure below is that of the limit).
+With one head and W =
 K^T Q = V symmetric it is a gradient flow: with c_ij = -beta <x_i, W x_j>, pi = P / n the entropic
 optimal plan of the empirical measure with itself and F(X) = (1/2) [sum_ij pi_ij c_ij + sum_ij pi_ij
 log(n^2 pi_ij)] (envelope theorem, pi symmetric), ``manifold="euclidean"`` gives x_i' = -(n / beta)
@@ -90,7 +93,12 @@ class SelfAttention(nn.Module):
             in float32.
         sinkhorn_iters: most Sinkhorn iterations; the field raises ValueError if they do not
             reach ``sinkhorn_tol``.
+        sinkhorn_fixed_iters: run exactly this many Sinkhorn iterations, with no tolerance and
+            no error (1 is softmax attention, see ``dynamics.sinkhorn_attention``); None (the
+            default) iterates to ``sinkhorn_tol``. Not together with ``sinkhorn_tol``.
     """
+
+    autonomous = True
 
     def __init__(
         self,
@@ -106,6 +114,7 @@ class SelfAttention(nn.Module):
         causal: bool = False,
         sinkhorn_tol: float | None = None,
         sinkhorn_iters: int = DEFAULT_MAX_ITERS,
+        sinkhorn_fixed_iters: int | None = None,
     ) -> None:
         super().__init__()
         self.geometry = geometry_named(manifold)
@@ -121,8 +130,8 @@ class SelfAttention(nn.Module):
                 "causal=True is not accepted with normalization='sinkhorn': a doubly stochastic "
                 "matrix with a causal mask is not defined here; use causal=False or softmax/uniform"
             )
-        self.sinkhorn_tol, self.sinkhorn_iters = check_sinkhorn_options(
-            sinkhorn_tol, sinkhorn_iters
+        self.sinkhorn_tol, self.sinkhorn_iters, self.sinkhorn_fixed_iters = check_sinkhorn_options(
+            sinkhorn_tol, sinkhorn_iters, sinkhorn_fixed_iters
         )
         query = self._head_matrices("query", query, rows=None)
         key = self._head_matrices("key", key, rows=None)
@@ -203,6 +212,7 @@ class SelfAttention(nn.Module):
                 log_marginals=log_masses,
                 tol=self.sinkhorn_tol,
                 max_iters=self.sinkhorn_iters,
+                fixed_iters=self.sinkhorn_fixed_iters,
             )
         else:  # sum_j m_j e^{s_ij} v_j = e^{lse_i} softmax_j(s_ij + log m_j) v_j
             out, lse = attention_with_lse(
@@ -212,6 +222,9 @@ class SelfAttention(nn.Module):
                 lse = lse - math.log(n)
             weight = exp_or_raise(lse, what="the uniform attention normalizer", beta=self.beta)
             out = out * weight[..., None]
-        out = out.sum(1) if self.value is not None else out.mean(1)
+        if out.shape[1] == 1:
+            out = out[:, 0]
+        else:
+            out = out.sum(1) if self.value is not None else out.mean(1)
         out = out.reshape(x.shape)
         return self.geometry.project(x, out)

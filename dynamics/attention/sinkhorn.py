@@ -6,7 +6,7 @@ to the matrix with marginals (mu, mu), mu_i = e^{a_i}:
 
     P = diag(e^f) K diag(e^g),   sum_j P_ij = mu_i and sum_i P_ij = mu_j,
 
-by log-domain Sinkhorn iterations started from g = 0:
+by log-domain Sinkhorn iterations started from g = a:
 
     f_i = a_i - log sum_j e^{s_ij + g_j}  (rows),   g_j = a_j - log sum_i e^{s_ij + f_i}  (columns).
 
@@ -19,6 +19,17 @@ Each half-iteration is one log-sum-exp of an attention call with a per-key bias
 (``attention_with_lse`` with ``key_bias``): the row update uses bias g, the column update swaps
 the roles (keys attend to queries with bias f). So no n x n matrix is formed
 (``dynamics.attention.streaming``), and leading batch dimensions are independent systems.
+
+Starting from g = a (0 without masses) makes every iterate a function of the measure: a token
+split into coincident copies that share its mass gives the same potentials. One iteration is
+therefore softmax attention with the keys weighed by mu, P_ij / mu_i = e^{s_ij} mu_j / sum_k
+e^{s_ik} mu_k.
+
+Fixed iterations (``fixed_iters=k``): Sinkformers are trained with a fixed small number of
+iterations (1 iteration is softmax), not to convergence. With ``fixed_iters`` the loop runs
+exactly k iterations, k row updates with the k - 1 column updates between them, and returns
+without a convergence check: rows sum to mu, columns only approximately. As k grows the result
+converges, linearly, to the converged scaling; ``fixed_iters=None`` (the default) is that limit.
 
 Stopping: the iterations end right after a row update, so the rows have their marginals to
 rounding; the column sums are then mu_j e^{g_j - g_new_j}, with g_new the next column update, and
@@ -63,11 +74,21 @@ def default_tol(dtype: torch.dtype) -> float:
     return DEFAULT_TOL.get(dtype, _HALF_PRECISION_TOL)
 
 
-def check_sinkhorn_options(tol: float | None, max_iters: int) -> tuple[float | None, int]:
-    """Validate ``sinkhorn_tol`` (> 0 or None for the dtype's default) and ``sinkhorn_iters``."""
+def check_sinkhorn_options(
+    tol: float | None, max_iters: int, fixed_iters: int | None = None
+) -> tuple[float | None, int, int | None]:
+    """Validate ``sinkhorn_tol`` (> 0 or None for the dtype's default), ``sinkhorn_iters`` (>= 1)
+    and ``sinkhorn_fixed_iters`` (>= 1, or None to iterate to the tolerance; not with a tol)."""
     if tol is not None:
         tol = check_real("sinkhorn_tol", tol, minimum=0.0, strict=True)
-    return tol, check_int("sinkhorn_iters", max_iters, minimum=1)
+    if fixed_iters is not None:
+        fixed_iters = check_int("sinkhorn_fixed_iters", fixed_iters, minimum=1)
+        if tol is not None:
+            raise ValueError(
+                f"sinkhorn_fixed_iters={fixed_iters} runs a fixed number of iterations without a "
+                f"tolerance; got sinkhorn_tol={tol:g} too: give one of them"
+            )
+    return tol, check_int("sinkhorn_iters", max_iters, minimum=1), fixed_iters
 
 
 def _biased_lse(a: Tensor, b: Tensor, bias: Tensor, scale: float) -> Tensor:
@@ -84,6 +105,7 @@ def sinkhorn_potentials(
     log_marginals: Tensor | None = None,
     tol: float | None = None,
     max_iters: int = DEFAULT_MAX_ITERS,
+    fixed_iters: int | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The potentials (f, g), each of shape (..., n), of P_ij = e^{scale <q_i, k_j> + f_i + g_j}.
 
@@ -91,9 +113,10 @@ def sinkhorn_potentials(
     of the row and column marginals mu = e^a (log masses, -inf for a zero mass), 0 when omitted.
     On return row i of P sums to mu_i to rounding and column j to mu_j within a relative ``tol``
     (default ``default_tol(q.dtype)``); ValueError if that takes more than ``max_iters``
-    iterations. See the module docstring.
+    iterations. With ``fixed_iters`` = k: exactly k iterations, no tolerance, no error (rows sum to
+    mu, columns approximately). See the module docstring.
     """
-    tol, max_iters = check_sinkhorn_options(tol, max_iters)
+    tol, max_iters, fixed_iters = check_sinkhorn_options(tol, max_iters, fixed_iters)
     if q.shape[-2] != k.shape[-2]:
         raise ValueError(
             f"doubly stochastic attention needs as many queries as keys, got {q.shape[-2]} "
@@ -111,7 +134,11 @@ def sinkhorn_potentials(
             )
         log_a = log_marginals.to(q)
         batch_shape = broadcast_batch_shape(q, k, log_a[..., None])
-    g = q.new_zeros((*batch_shape, n))
+    g = q.new_zeros((*batch_shape, n)) + log_a
+    if fixed_iters is not None:
+        for _ in range(fixed_iters - 1):
+            g = log_a - _biased_lse(k, q, log_a - _biased_lse(q, k, g, scale), scale)
+        return log_a - _biased_lse(q, k, g, scale), g
     error = float("inf")
     for _ in range(max_iters):
         f = log_a - _biased_lse(q, k, g, scale)
@@ -135,11 +162,19 @@ def sinkhorn_matrix(
     log_marginals: Tensor | None = None,
     tol: float | None = None,
     max_iters: int = DEFAULT_MAX_ITERS,
+    fixed_iters: int | None = None,
 ) -> Tensor:
     """The matrix P of ``sinkhorn_potentials``, shape (..., n, n), formed densely: for small n
-    and tests. Doubly stochastic by default; the plan with marginals e^{log_marginals} if given."""
+    and tests. Doubly stochastic by default; the plan with marginals e^{log_marginals} if given;
+    with ``fixed_iters``, the k-iteration matrix (rows exact, columns approximate)."""
     f, g = sinkhorn_potentials(
-        q, k, scale=scale, log_marginals=log_marginals, tol=tol, max_iters=max_iters
+        q,
+        k,
+        scale=scale,
+        log_marginals=log_marginals,
+        tol=tol,
+        max_iters=max_iters,
+        fixed_iters=fixed_iters,
     )
     logits = scale * q @ k.transpose(-1, -2)
     return torch.exp(logits + f[..., :, None] + g[..., None, :])
@@ -154,15 +189,23 @@ def sinkhorn_attention(
     log_marginals: Tensor | None = None,
     tol: float | None = None,
     max_iters: int = DEFAULT_MAX_ITERS,
+    fixed_iters: int | None = None,
 ) -> Tensor:
     """out_i = sum_j (P_ij / mu_i) v_j with P the scaling of e^{scale <q_i, k_j>} to marginals
-    (mu, mu), mu = e^{log_marginals} (doubly stochastic, mu = 1, when omitted).
+    (mu, mu), mu = e^{log_marginals} (doubly stochastic, mu = 1, when omitted); with
+    ``fixed_iters`` = k, P after k Sinkhorn iterations (k = 1: softmax attention).
 
     Shapes: ``q``, ``k`` (..., n, e), ``v`` (..., n, e_v), ``log_marginals`` (..., n); returns
     (..., n, e_v). O(n d) memory: Sinkhorn potentials as in ``sinkhorn_potentials``, then one
     softmax-attention call with key bias g (P_ij / mu_i = softmax_j(scale <q_i, k_j> + g_j)).
     """
     _, g = sinkhorn_potentials(
-        q, k, scale=scale, log_marginals=log_marginals, tol=tol, max_iters=max_iters
+        q,
+        k,
+        scale=scale,
+        log_marginals=log_marginals,
+        tol=tol,
+        max_iters=max_iters,
+        fixed_iters=fixed_iters,
     )
     return softmax_attention(q, k, v, scale=scale, key_bias=g)

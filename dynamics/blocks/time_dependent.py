@@ -122,9 +122,11 @@ class TimeDependent(nn.Module):
             for name in self.names
         }
 
-    def forward(self, t: Tensor, x: Tensor) -> Tensor:
-        """f_{W(t)}(t, x)."""
-        return functional_call(self.field, self.weights(t), (t, x))
+    def forward(self, t: Tensor, x: Tensor, *, masses: Tensor | None = None) -> Tensor:
+        """f_{W(t)}(t, x); with ``masses`` (a weighted cloud, ``dynamics.WithMasses``),
+        f_{W(t)}(t, x, masses=masses), for a wrapped field that takes them."""
+        options = {} if masses is None else {"masses": masses}
+        return functional_call(self.field, self.weights(t), (t, x), options)
 
 
 class _Method(nn.Module):

@@ -128,6 +128,8 @@ class TransformerBlock(nn.Module):
         geometry: ``EUCLIDEAN`` for "pre", ``SPHERE`` for "post".
     """
 
+    autonomous = True
+
     def __init__(
         self,
         d: int,

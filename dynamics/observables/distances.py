@@ -12,7 +12,8 @@ for batched circle inputs.
   circular optimal transport").
 - ``w1_particles_grid``: W1 between a discrete measure and a piecewise-constant grid density,
   computed exactly from the cumulative distribution functions (see its docstring).
-- ``wasserstein2``: W2 between two clouds in R^d by the exact linear program (``ot.emd2``), O(n^3).
+- ``wasserstein1``, ``wasserstein2``: W1, W2 between two clouds in R^d by the exact linear program
+  (``ot.emd2``), O(n^3).
 - ``sliced_wasserstein2``: the sliced W2 of Rabin, Peyre, Delon, Bernot, "Wasserstein barycenter
   and its application to texture mixing" (``ot.sliced_wasserstein_distance``) for large clouds.
 """
@@ -146,8 +147,25 @@ def segment_abs_integral(start: Tensor, stop: Tensor, length: Tensor) -> Tensor:
     return torch.where(same, length * (start + stop).abs() / 2, crossing)
 
 
-def wasserstein2(
+def wasserstein1(
     x: Tensor, y: Tensor, *, masses_x: Tensor | None = None, masses_y: Tensor | None = None
+) -> Tensor:
+    """W1 between sum_i a_i delta_{x_i} and sum_j b_j delta_{y_j} in R^d:
+
+        W1 = min_{pi in Pi(a, b)} sum_ij pi_ij |x_i - y_j|   (exact LP, ``ot.emd2``).
+
+    Arguments, cost and derivatives as for ``wasserstein2``.
+    """
+    return _exact_cost(x, y, masses_x, masses_y, "euclidean")
+
+
+def wasserstein2(
+    x: Tensor,
+    y: Tensor,
+    *,
+    masses_x: Tensor | None = None,
+    masses_y: Tensor | None = None,
+    squared: bool = False,
 ) -> Tensor:
     """W2 (not squared) between sum_i a_i delta_{x_i} and sum_j b_j delta_{y_j} in R^d:
 
@@ -156,14 +174,22 @@ def wasserstein2(
     x (n, d), y (m, d), masses (n,), (m,) summing to 1 (uniform when omitted). One pair at a time
     (the LP has no batched solver); O(n^3) time and O(n m) memory: use ``sliced_wasserstein2``
     beyond a few thousand points. Differentiable in x and y through POT's torch backend.
+    ``squared=True`` returns W2^2 itself (a loss: its gradient stays finite where W2 = 0).
     """
+    cost = _exact_cost(x, y, masses_x, masses_y, "sqeuclidean")
+    return cost if squared else cost.clamp_min(0).sqrt()
+
+
+def _exact_cost(
+    x: Tensor, y: Tensor, masses_x: Tensor | None, masses_y: Tensor | None, metric: str
+) -> Tensor:
+    """min_pi sum_ij pi_ij c(x_i, y_j) for POT's ``metric`` (``ot.dist``), by ``ot.emd2``."""
     x, y = check_pair(x, y)
     a, b = (
         torch.full_like(z[:, 0], 1 / len(z)) if m is None else check_weights(name, m, z[:, 0]).to(x)
         for name, m, z in (("masses_x", masses_x, x), ("masses_y", masses_y, y))
     )
-    cost = ot.emd2(a, b, ot.dist(x, y, metric="sqeuclidean"))
-    return cost.clamp_min(0).sqrt()
+    return ot.emd2(a, b, ot.dist(x, y, metric=metric))
 
 
 def sliced_wasserstein2(

@@ -63,6 +63,23 @@ class ClusteringConfig(ScenarioConfig):
         items(non_negative(), min_count=0, max_count=MAX_SNAPSHOTS, distinct=False),
     )
     cluster_tol: float = cluster_tol_field()
+    query_key: str = param(
+        "identity",
+        "interaction A = Q^T K, drawn per seed unless identity (sweeps only) (normalisations: "
+        "dynamics.weight_ensembles)",
+        one_of(dynamics.QUERY_KEY_ENSEMBLES),
+    )
+    value: str = param(
+        "identity",
+        "value matrix V (plus_ktq, minus_ktq: V = +-K^T Q), drawn per seed unless identity",
+        one_of(dynamics.VALUE_ENSEMBLES),
+    )
+    redraw_period: float = param(
+        0.0,
+        "with random weights, draw new ones every redraw_period time units (piecewise constant "
+        "in time); 0: one draw for the whole solve",
+        non_negative(),
+    )
     hist_bins: int = param(40, "bins of the inner-product histogram on [-1, 1]", int_in(2, 1000))
     method: str = method_field(
         "scipy_solver",
@@ -81,7 +98,13 @@ class ClusteringConfig(ScenarioConfig):
     def cross_check(self) -> None:
         """Snapshot times within [0, T]; step_size only with fixed-step methods; rtol that the
         dtype resolves; USA's weights
-        e^beta / n representable in the dtype."""
+        e^beta / n representable in the dtype; a redraw period only with random weights."""
+        if self.redraw_period > 0 and not self.random_weights:
+            refuse(
+                "redraw_period",
+                self.redraw_period,
+                "0 with query_key = value = identity (there is nothing to redraw)",
+            )
         if any(time > self.T for time in self.snapshot_times):
             refuse("snapshot_times", self.snapshot_times, f"times in [0, T] = [0, {self.T:g}]")
         check_step_size(self.method, self.step_size, self.T)
@@ -95,3 +118,8 @@ class ClusteringConfig(ScenarioConfig):
                     f"beta <= {limit:.1f} with the uniform normalization in {self.dtype} "
                     "(its weights e^beta / n overflow beyond)",
                 )
+
+    @property
+    def random_weights(self) -> bool:
+        """Whether the seeds draw their own attention weights (not Q = K = V = I)."""
+        return (self.query_key, self.value) != ("identity", "identity")

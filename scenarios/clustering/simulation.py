@@ -14,7 +14,7 @@ import dynamics
 import solvers
 from scenarios.analysis import max_decrease
 from scenarios.clustering.config import ClusteringConfig
-from scenarios.harness import DTYPES, progress
+from scenarios.harness import DTYPES, ConfigError, progress
 
 NAME = "clustering"
 
@@ -111,9 +111,15 @@ def initial_cloud(config: ClusteringConfig) -> Tensor:
 def simulate(config: ClusteringConfig) -> list[RunResult]:
     """Run every (normalization, beta) pair from one initial cloud; return their observables.
 
-    Raises ``solvers.DivergedError`` if a solve turns NaN or infinite, RuntimeError if token norms
-    overflow or vanish.
+    Raises ConfigError for random weights (drawn per seed: sweeps only), ``solvers.DivergedError``
+    if a solve turns NaN or infinite, RuntimeError if token norms overflow or vanish.
     """
+    if config.random_weights:
+        raise ConfigError(
+            f"query_key={config.query_key!r}, value={config.value!r} is not accepted by a run; "
+            "random weights are drawn per seed in sweeps (attnflow sweep clustering, or the "
+            "phase_diagram scenario); use query_key = value = identity here"
+        )
     x0 = initial_cloud(config)
     times = output_times(config)
     snapshots = snapshot_indices(config)

@@ -6,22 +6,41 @@ With dopri5 (the sweep's default) the solve is ``solvers.solve_ensemble``: each 
 adaptive steps (a slow seed does not slow the others) and the observables below are evaluated at
 the output times inside the solve, so a point holds O(seeds n d + times seeds) numbers, never the
 trajectory; the seeds are solved in chunks (``chunk_size``), so the solver's working memory does
-not grow with the number of seeds. Other methods solve the trajectory with ``solvers.integrate``
-and observe it after.
+not grow with the number of seeds. With Q = K = V = I and d > n the streamed solve runs in the
+span coordinates of each initial cloud (``dynamics.span_coordinates``: n numbers per token, every
+inner product kept; the flow stays in that span), which every observable below is invariant to;
+the step-size control then weighs the error over n^2 entries instead of n d. Other methods solve
+the trajectory with ``solvers.integrate`` and observe it after.
 
 Observed at every output time t_k, per seed (on the retracted tokens u_i = x_i / |x_i|):
-the cluster count (``dynamics.cluster_count``), min_ij <u_i, u_j>, the normalized energy
-E_beta / E_max (beta > 0), the fraction of pairs i < j with <u_i, u_j> > ``COLLISION_COSINE``
-(the pair-collision statistic of "A mathematical perspective on Transformers"' phase diagrams)
-and max_i | |x_i| - 1 |.
+the cluster count (``dynamics.cluster_labels``' clusters), min_ij <u_i, u_j>, the normalized energy
+E_beta / E_max (beta > 0), the fraction of pairs i < j with <u_i, u_j> > 0.999
+(``dynamics.pair_collision_fraction``: the statistic the phase diagrams of "A mathematical
+perspective on Transformers" plot), the span dimension (``dynamics.span_dimension``, relative
+tolerance ``dynamics.SPAN_RTOL`` = 1e-2 on the singular values), the largest cluster's share of
+the tokens (``dynamics.largest_cluster_fraction``) and max_i | |x_i| - 1 |. Besides one row per
+seed, a point keeps per run the mean over its seeds of these statistics at every output time
+(``mean_series``; the probability of a single cluster is the mean of [clusters = 1]): O(times x
+statistics) numbers, drawn by ``attnflow plot phase DIR --x t ...``.
+
+Random weights (``query_key``, ``value``: ``dynamics.sample_weights``) are drawn per seed from
+a generator of its own (``weight_generator``), the same for every beta and normalization of the
+point, and the seeds are solved with ``dynamics.BatchedWeightsAttention`` and their weights as
+``solve_ensemble``'s per-system ``params``. With a ``redraw_period`` P the weights are piecewise
+constant in time: each piece [kP, (k + 1)P] is one ``solve_ensemble`` solve from the state the
+previous piece ended in, with the next draw of every seed's generator; a piece keeps its
+trajectory at the output times inside it (memory O(chunk x times per piece x n d)).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -30,18 +49,30 @@ import solvers
 from scenarios.analysis import max_decrease
 from scenarios.clustering.config import ClusteringConfig
 from scenarios.clustering.simulation import initial_cloud, output_times, solve_run
-from scenarios.harness import DTYPES, SweepSpec
+from scenarios.harness import DTYPES, PointResult, SweepSpec
 
 STREAMED_METHODS = ("dopri5",)
 """Sweep methods solved by ``solvers.solve_ensemble`` with streamed observables."""
 
-COLLISION_COSINE = 0.999
-"""Two tokens have collided when their cosine exceeds this (the paper's threshold)."""
+WEIGHT_STREAM = 0x5EED_3A7
+"""Mixed with a seed into the seed of its weights' generator (independent of its cloud's)."""
 
 STREAM_COPIES = 26
 """Peak bytes of a streamed solve per running system, in copies of its cloud: 7 stages, the
 state, its update and error, the attention's and the observables' temporaries (measured: 0.85 MB
 per seed at n = 32, d = 128 in float64, from peak RSS at 256 and 1024 seeds)."""
+
+WEIGHT_COPIES = 2
+"""Peak copies of a running seed's weights: the drawn ones and the solver's compacted copy when
+systems finish (``point_memory`` came within 10% of the peak RSS at 64 and 192 seeds, n = 32,
+d = 128, GOE weights, float64, with and without redraws)."""
+
+SWEEP_RTOL, SWEEP_ATOL = 1e-5, 1e-7
+"""A sweep's default tolerances: its statistics threshold cosines at 1e-2 (clusters) and 1e-3
+(collisions), and at rtol 1e-5 the cluster count of every seed at every one of 201 output times
+equals that of a solve at rtol 1e-10 (n = 32, T = 30: d = 8 with 128 seeds at beta = 3, 7, 9;
+d = 128 with 96 seeds at beta = 5, 7; largest token error 8e-4), with 0.6-0.7 times the field
+evaluations of rtol 1e-6."""
 
 CHUNK_BYTES = 256 * 2**20
 """A streamed point solves its seeds in chunks whose working memory stays below this; each seed
@@ -50,6 +81,12 @@ takes its own steps, so the chunking changes no result."""
 
 def check_batchable(config: ClusteringConfig) -> None:
     """Refuse settings a batched seed solve cannot honour (raises ValueError)."""
+    if config.random_weights and config.method not in STREAMED_METHODS:
+        raise ValueError(
+            f"method={config.method!r} is not accepted with random weights (query_key="
+            f"{config.query_key!r}, value={config.value!r}); expected one of "
+            f"{', '.join(STREAMED_METHODS)}, which hands every seed its own weights"
+        )
     if config.method == "scipy_solver":
         raise ValueError(
             "method='scipy_solver' is not accepted in a sweep: LSODA would integrate all seeds "
@@ -58,21 +95,42 @@ def check_batchable(config: ClusteringConfig) -> None:
         )
 
 
+def times_per_piece(config: ClusteringConfig) -> int:
+    """Trajectory states a redraw piece keeps (its output times and its two ends); 0 without
+    redraws (the observables are streamed)."""
+    if config.redraw_period == 0 or config.redraw_period >= config.T:
+        return 0
+    spacing = config.T / (config.num_times - 1)
+    return math.ceil(config.redraw_period / spacing) + 2
+
+
+def seed_memory(config: ClusteringConfig) -> int:
+    """Working bytes of one seed in a streamed solve: ``STREAM_COPIES`` clouds, in span
+    coordinates for Q = K = V = I; with random weights, in R^d, plus a redraw piece's trajectory,
+    ``WEIGHT_COPIES`` of the weights (2 d^2 numbers each) and the field's queries and values (two
+    clouds)."""
+    item = DTYPES[config.dtype].itemsize
+    cloud = config.n * config.d * item
+    if not config.random_weights:  # solved in span coordinates
+        return STREAM_COPIES * config.n * dynamics.span_width(config.n, config.d) * item
+    weights = WEIGHT_COPIES * 2 * config.d**2 * item
+    return (STREAM_COPIES + 2 + times_per_piece(config)) * cloud + weights
+
+
 def chunk_size(config: ClusteringConfig) -> int:
     """Seeds solved together in a streamed point: as many as fit in ``CHUNK_BYTES``."""
-    cloud = config.n * config.d * DTYPES[config.dtype].itemsize
-    return max(1, CHUNK_BYTES // (STREAM_COPIES * cloud))
+    return max(1, CHUNK_BYTES // seed_memory(config))
 
 
 def point_memory(config: ClusteringConfig, seeds: int) -> float:
     """Estimated peak bytes of a sweep point of ``seeds`` seeds: with dopri5, one chunk's working
-    memory, plus the initial clouds and the observed series of every seed; with other methods the
-    whole batched trajectory."""
+    memory, plus the initial clouds (twice: in R^d and in span coordinates, an upper bound) and the
+    observed series of every seed; with other methods the whole batched trajectory."""
     item = DTYPES[config.dtype].itemsize
     cloud = config.n * config.d * item
-    series = 5 * config.num_times * 8
+    series = 7 * config.num_times * 8
     if config.method in STREAMED_METHODS:
-        return min(seeds, chunk_size(config)) * STREAM_COPIES * cloud + seeds * (cloud + series)
+        return min(seeds, chunk_size(config)) * seed_memory(config) + seeds * (2 * cloud + series)
     return seeds * (config.num_times * cloud + series + 2 * config.n**2 * item)
 
 
@@ -82,87 +140,181 @@ def initial_clouds(config: ClusteringConfig, seeds: Sequence[int]) -> Tensor:
     return torch.stack([initial_cloud(replace(config, seed=seed)) for seed in seeds])
 
 
+def weight_generator(seed: int) -> torch.Generator:
+    """The generator of a seed's weights: seeded from (seed, ``WEIGHT_STREAM``) by NumPy's
+    ``SeedSequence``, so it shares no stream with the seed's initial cloud."""
+    state = np.random.SeedSequence([seed, WEIGHT_STREAM]).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def draw_weights(config: ClusteringConfig, generators: Sequence[torch.Generator]) -> Tensor:
+    """The next draw of (A, V) from each seed's generator, (len(generators), 2, d, d), drawn on
+    the CPU (the same weights on every device) and moved to the config's device."""
+    draws = [
+        dynamics.sample_weights(
+            config.d, config.query_key, config.value, generator=g, dtype=DTYPES[config.dtype]
+        )
+        for g in generators
+    ]
+    return torch.stack(draws).to(config.device)
+
+
 def observables(config: ClusteringConfig, beta: float) -> Callable[[Tensor], dict[str, Tensor]]:
-    """The per-seed observables (module docstring) of clouds (m, n, d), as a function."""
+    """The per-seed observables (module docstring) of clouds (m, n, d), as a function: one cosine
+    matrix per cloud serves the clusters, the minimum, the pair collisions (as
+    ``dynamics.pair_collision_fraction``) and the energy."""
     n = config.n
-    pairs = max(n * (n - 1) // 2, 1)
-    log_max = beta - math.log(2 * beta) if beta > 0 else 0.0
+    pairs = max(n * (n - 1), 1)
 
     def observe(x: Tensor) -> dict[str, Tensor]:
         norms = torch.linalg.vector_norm(x, dim=-1)
+        if not bool(((norms > 0) & torch.isfinite(norms)).all()):
+            raise ValueError(
+                "a token lost its direction (zero, NaN or infinite) at an output time: the solve "
+                "diverged"
+            )
         unit = x / norms[..., None]
-        cosines = dynamics.pairwise_cosines(unit)
-        above = (cosines > COLLISION_COSINE).sum((-1, -2)) - n  # the diagonal is always above
+        cosines = unit @ unit.transpose(-1, -2)
+        labels = dynamics.connected_labels(cosines > 1.0 - config.cluster_tol)
+        sizes = dynamics.cluster_sizes(labels)
         series = {
-            "clusters": dynamics.cluster_count(unit, config.cluster_tol),
+            "clusters": (sizes > 0).sum(-1),
             "min_cosine": cosines.flatten(-2).amin(-1).clamp(-1.0, 1.0),
-            "collisions": above.to(x.dtype) / (2 * pairs),
+            "collisions": ((cosines > dynamics.COLLISION_COSINE).sum((-1, -2)) - n).to(x.dtype)
+            / pairs,
+            "span": dynamics.span_dimension(unit),
+            "largest_cluster": sizes.amax(-1).to(x.dtype) / n,
             "norm_error": (norms - 1).abs().amax(-1),
         }
-        if beta > 0:
-            series["energy"] = torch.exp(dynamics.log_interaction_energy(unit, beta) - log_max)
+        if beta > 0:  # E_beta / E_max = sum_ij e^{beta (<u_i, u_j> - 1)} / n^2: terms <= 1
+            series["energy"] = cosines.mul(beta).sub_(beta).exp_().mean((-1, -2))
         return series
 
     return observe
 
 
 def observe_run(
-    config: ClusteringConfig, normalization: str, beta: float, x0: Tensor, times: Tensor
+    config: ClusteringConfig,
+    normalization: str,
+    beta: float,
+    x0: Tensor,
+    times: Tensor,
+    seeds: Sequence[int],
 ) -> dict[str, Tensor]:
     """The observables of every seed of ``x0`` (S, n, d) at every output time, {name: (len(t),
     S)}, streamed from the solve with dopri5 (``chunk_size`` seeds at a time), else from the
-    solved trajectory."""
+    solved trajectory. ``seeds`` name the clouds (their weights' generators)."""
     observe = observables(config, beta)
     if config.method in STREAMED_METHODS:
-        field_ = dynamics.SelfAttention(config.d, beta=beta, normalization=normalization)
+        size = chunk_size(config)
         chunks = [
-            solvers.solve_ensemble(
-                field_.to(x0.device),
-                chunk,
-                times.to(x0),
-                rtol=config.rtol,
-                atol=config.atol,
-                method=config.method,
-                observe=observe,
-            )
-            for chunk in x0.split(chunk_size(config))
+            observe_chunk(config, normalization, beta, chunk, times, seeds[start : start + size])
+            for start, chunk in zip(range(0, len(seeds), size), x0.split(size), strict=True)
         ]
         return {name: torch.cat([chunk[name] for chunk in chunks], 1) for name in chunks[0]}
-    xs = solve_run(config, normalization, beta, x0, times)
-    observed = [observe(cloud) for cloud in xs]
+    return observe_states(observe, solve_run(config, normalization, beta, x0, times))
+
+
+def observe_states(
+    observe: Callable[[Tensor], dict[str, Tensor]], states: Tensor
+) -> dict[str, Tensor]:
+    """``observe`` of states (k, S, n, d), one output time at a time, {name: (k, S)}."""
+    observed = [observe(cloud) for cloud in states]
     return {name: torch.stack([step[name] for step in observed]) for name in observed[0]}
 
 
-def sweep_point(config: ClusteringConfig, seeds: Sequence[int]) -> list[dict[str, object]]:
+def observe_chunk(
+    config: ClusteringConfig,
+    normalization: str,
+    beta: float,
+    x0: Tensor,
+    times: Tensor,
+    seeds: Sequence[int],
+) -> dict[str, Tensor]:
+    """The streamed observables of the clouds ``x0`` of ``seeds``, {name: (len(t), S)}: Q = K =
+    V = I (``dynamics.SelfAttention``), or each seed's random weights (module docstring)."""
+    observe = observables(config, beta)
+    solve = functools.partial(
+        solvers.solve_ensemble, rtol=config.rtol, atol=config.atol, method=config.method
+    )
+    times = times.to(x0)
+    if not config.random_weights:
+        x0 = dynamics.span_coordinates(x0)
+        field_ = dynamics.SelfAttention(x0.shape[-1], beta=beta, normalization=normalization)
+        return solve(field_.to(x0.device), x0, times, observe=observe)
+    field_ = dynamics.BatchedWeightsAttention(beta=beta, normalization=normalization)
+    generators = [weight_generator(seed) for seed in seeds]
+    if times_per_piece(config) == 0:
+        return solve(field_, x0, times, observe=observe, params=draw_weights(config, generators))
+    observed = [observe_states(observe, x0[None])]
+    x = x0
+    for start, end in redraw_pieces(config):
+        inside = times[(times > start) & (times <= end)]
+        ends = [torch.tensor([start], dtype=times.dtype, device=times.device), inside]
+        if not len(inside) or inside[-1] < end:
+            ends.append(torch.tensor([end], dtype=times.dtype, device=times.device))
+        trajectory = solve(field_, x, torch.cat(ends), params=draw_weights(config, generators))
+        observed.append(observe_states(observe, trajectory[1 : 1 + len(inside)]))
+        x = trajectory[-1].clone()
+        del trajectory  # one piece's trajectory alive at a time
+    return {name: torch.cat([part[name] for part in observed]) for name in observed[0]}
+
+
+def redraw_pieces(config: ClusteringConfig) -> list[tuple[float, float]]:
+    """The intervals [k P, (k + 1) P] of constant weights covering [0, T], the last ending at T
+    (a last piece shorter than 1e-9 P is merged into the one before)."""
+    period, total = config.redraw_period, config.T
+    count = math.ceil(total / period - 1e-9)
+    bounds = [k * period for k in range(count)] + [total]
+    return list(itertools.pairwise(bounds))
+
+
+def sweep_point(config: ClusteringConfig, seeds: Sequence[int]) -> PointResult:
     """One row per (normalization, beta, seed): the metrics of ``RunResult.metrics`` for that run,
-    plus ``single_cluster`` (1 if there is one cluster at T, else 0) and
-    ``pair_collision_fraction_at_T``.
+    plus ``single_cluster`` (1 if there is one cluster at T, else 0),
+    ``pair_collision_fraction_at_T``, ``span_dimension_at_T`` and
+    ``largest_cluster_fraction_at_T``; and per run the time series of ``mean_series``.
 
     Each (normalization, beta) run solves the clouds of all ``seeds`` as one batch
     (``observe_run``); a solve that turns non-finite raises (``solvers.integrate``'s
-    ``DivergedError``, or ``dynamics.cluster_count``'s ValueError for a streamed one).
+    ``DivergedError``, or the observables' ValueError for a streamed one); a config
+    ``check_batchable`` refuses raises ValueError first.
     """
+    check_batchable(config)
     x0 = initial_clouds(config, seeds)
     times = output_times(config)
-    rows = []
+    rows, runs = [], []
     for normalization in config.normalizations:
         for beta in config.betas:
-            series = observe_run(config, normalization, beta, x0, times)
-            metrics = series_metrics(times, {k: v.cpu().double() for k, v in series.items()})
+            observed = observe_run(config, normalization, beta, x0, times, seeds)
+            observed = {k: v.cpu().double() for k, v in observed.items()}
+            metrics = series_metrics(times, observed)
+            keys = {"normalization": normalization, "beta": float(beta)}
             for index, seed in enumerate(seeds):
-                row: dict[str, object] = {
-                    "seed": seed,
-                    "normalization": normalization,
-                    "beta": float(beta),
-                }
+                row: dict[str, object] = {"seed": seed, **keys}
                 row.update({name: values[index] for name, values in metrics.items()})
                 rows.append(row)
-    return rows
+            runs.append({**keys, **mean_series(times, observed)})
+    return PointResult(rows, runs)
+
+
+def mean_series(times: Tensor, observed: dict[str, Tensor]) -> dict[str, list[float]]:
+    """The output times ``t`` and, at each, the mean over seeds of: ``single_cluster`` (so the
+    fraction of seeds with one cluster), ``pair_collision_fraction``, ``span_dimension`` and
+    ``largest_cluster_fraction``."""
+    per_seed = {
+        "single_cluster": (observed["clusters"] == 1).double(),
+        "pair_collision_fraction": observed["collisions"],
+        "span_dimension": observed["span"],
+        "largest_cluster_fraction": observed["largest_cluster"],
+    }
+    means = {name: values.mean(1).tolist() for name, values in per_seed.items()}
+    return {"t": times.double().cpu().tolist(), **means}
 
 
 def series_metrics(times: Tensor, series: dict[str, Tensor]) -> dict[str, list[object]]:
     """Per seed, from the observed series (len(t), S): the definitions of ``RunResult.metrics``
-    (None where it gives None), ``single_cluster`` and ``pair_collision_fraction_at_T``."""
+    (None where it gives None), ``single_cluster`` and the statistics at T."""
     counts = series["clusters"]
     single = counts == 1
     first = torch.where(single.any(0), single.int().argmax(0), -1).tolist()
@@ -182,15 +334,17 @@ def series_metrics(times: Tensor, series: dict[str, Tensor]) -> dict[str, list[o
         "max_norm_error": series["norm_error"].amax(0).tolist(),
         "single_cluster": single[-1].int().tolist(),
         "pair_collision_fraction_at_T": series["collisions"][-1].tolist(),
+        "span_dimension_at_T": series["span"][-1].long().tolist(),
+        "largest_cluster_fraction_at_T": series["largest_cluster"][-1].tolist(),
     }
 
 
 SWEEP = SweepSpec(
     point=sweep_point,
     keys=("normalization", "beta"),
-    defaults={"method": "dopri5", "figures": False},
+    defaults={"method": "dopri5", "rtol": SWEEP_RTOL, "atol": SWEEP_ATOL, "figures": False},
     check=check_batchable,
     memory=point_memory,
 )
 """Row keys name the run within a point (the other columns are metrics). A sweep starts from
-dopri5, solved seed by seed with streamed observables, and draws no figures."""
+dopri5 at ``SWEEP_RTOL``, solved seed by seed with streamed observables, and draws no figures."""

@@ -39,7 +39,7 @@ from scenarios.harness.output import staged_run, write_json
 from scenarios.harness.progress_bars import progress
 from scenarios.harness.registry import all_scenarios, get_scenario
 from scenarios.harness.runner import default_out_dir, run_scenario
-from scenarios.harness.scenario import Scenario, SweepSpec
+from scenarios.harness.scenario import PointResult, Scenario, SweepSpec
 from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure, save_figure
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "FULL_WIDTH",
     "Check",
     "ConfigError",
+    "PointResult",
     "Scenario",
     "ScenarioConfig",
     "SweepSpec",

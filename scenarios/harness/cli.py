@@ -139,7 +139,8 @@ def _add_sweep_parser(commands: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         help="config values to sweep (repeatable: the points are the cartesian product); a "
-        "tuple field takes one element per point, e.g. --grid betas=1,4,9",
+        "tuple field takes one element per point, e.g. --grid betas=1,4,9; START:STOP:COUNT "
+        "gives COUNT evenly spaced values, e.g. --grid betas=0.1:9:90",
     )
     sweep.add_argument("--seeds", metavar="N", type=int, default=1, help="seeds per point (1)")
     _add_set_argument(
@@ -165,11 +166,14 @@ def _add_plot_parser(commands: argparse._SubParsersAction) -> None:
         description="Writes DIR/phase_VALUE_X_Y.png/.pdf (a heat map of the mean over seeds) "
         "with --y, else DIR/line_VALUE_X.png/.pdf (the mean over seeds +- one standard error). "
         "NAME is a metric column, or COLUMN_prob for the fraction of seeds where a 0/1 column "
-        "is 1.",
+        "is 1. With --x t, NAME is a time series the points kept (e.g. single_cluster, "
+        "pair_collision_fraction): a heat map over (t, Y) with --y, else lines against t.",
     )
     plot.add_argument("kind", metavar="phase", choices=("phase",), help="the kind of figure")
     plot.add_argument("directory", metavar="DIR", type=Path, help="a sweep directory")
-    plot.add_argument("--x", required=True, metavar="KEY", help="key column on the x axis")
+    plot.add_argument(
+        "--x", required=True, metavar="KEY", help="key column on the x axis, or t (time series)"
+    )
     plot.add_argument("--y", metavar="KEY", help="key column on the y axis (a heat map)")
     plot.add_argument("--value", required=True, metavar="NAME", help="what to show")
 

@@ -22,12 +22,24 @@ Row = dict[str, object]
 
 
 @dataclass(frozen=True)
+class PointResult:
+    """What a sweep point returns when it also keeps time series: its ``rows`` and, per run,
+    ``series``: dicts of the run's keys (``SweepSpec.keys``), ``"t"`` (the output times) and
+    each statistic's values at those times, aggregated over the seeds (O(times x statistics)
+    numbers per run, whatever the number of seeds)."""
+
+    rows: list[Row]
+    series: list[dict[str, object]]
+
+
+@dataclass(frozen=True)
 class SweepSpec:
     """How ``attnflow sweep`` runs a scenario (see ``scenarios.harness.sweep``).
 
     Attributes:
         point: ``point(config, seeds) -> rows``: every seed of one grid point in one batched
-            solve; one flat row of scalars per seed (or per seed and run), each with ``"seed"``.
+            solve; one flat row of scalars per seed (or per seed and run), each with ``"seed"``;
+            or a ``PointResult`` of the rows and per-run time series.
         keys: the row keys that name a run within a point (the other keys are metrics).
         defaults: config values a sweep starts from (``--set`` and ``--grid`` override them).
         check: raises ValueError for a config the scenario runs but cannot batch.
@@ -36,7 +48,7 @@ class SweepSpec:
             scenario's ``memory`` times ``seeds``.
     """
 
-    point: Callable[[Any, Sequence[int]], list[Row]]
+    point: Callable[[Any, Sequence[int]], list[Row] | PointResult]
     keys: tuple[str, ...] = ()
     defaults: Mapping[str, object] = field(default_factory=dict)
     check: Callable[[Any], None] | None = None

@@ -28,7 +28,8 @@ anything is written: a refusal is one ConfigError line.
 - ``sweep.json``: the spec (scenario, grid, seeds, the config shared by every point, the key
   columns). It is written before the first point; a rerun with a different spec is refused.
 - ``results.jsonl``: the journal, one JSON line per finished point
-  (``{"index": i, "point": {...}, "rows": [...]}``), appended as one ``write`` of the complete line
+  (``{"index": i, "point": {...}, "rows": [...]}``, plus ``"series": [...]`` when the point
+  returned a ``PointResult`` with time series), appended as one ``write`` of the complete line
   followed by ``fsync``. Rule for a torn last line (a crash in mid-write, e.g. power loss): a final
   line without its newline is cut off when the sweep reopens the directory, and that point is
   solved again; readers ignore it.
@@ -51,13 +52,16 @@ import dataclasses
 import io
 import itertools
 import json
+import math
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from scenarios.harness.checks import did_you_mean
@@ -73,7 +77,7 @@ from scenarios.harness.memory import check_memory
 from scenarios.harness.output import current_umask, jsonable
 from scenarios.harness.progress_bars import progress
 from scenarios.harness.registry import all_scenarios, get_scenario
-from scenarios.harness.scenario import Scenario, SweepSpec
+from scenarios.harness.scenario import PointResult, Scenario, SweepSpec
 from scenarios.harness.sweep_backends import open_backend
 
 try:
@@ -216,7 +220,7 @@ def parse_grid(
             )
         if key in grid:
             raise ConfigError(f"--grid {key}=... is given twice; give each key once")
-        parts = [part.strip() for part in text.split(",")]
+        parts = evenly_spaced(key, text) or [part.strip() for part in text.split(",")]
         if not text.strip() or not all(parts):
             raise ConfigError(
                 f"--grid {item!r} has an empty value; expected KEY=V1,V2,... with at least one "
@@ -233,6 +237,25 @@ def parse_grid(
     return grid, texts
 
 
+def evenly_spaced(key: str, text: str) -> list[str] | None:
+    """``START:STOP:COUNT`` as the texts of COUNT evenly spaced values from START to STOP, both
+    included (numpy.linspace, 12 significant digits: 0.1:9:90 gives 0.1, 0.2, ..., 9); None for
+    any other text."""
+    match = re.fullmatch(r"\s*([^:,]+):([^:,]+):([^:,]+)\s*", text)
+    if match is None:
+        return None
+    try:
+        start, stop, count = float(match[1]), float(match[2]), int(match[3])
+    except ValueError:
+        count = 0
+    if count < 2 or not (math.isfinite(start) and math.isfinite(stop)):
+        raise ConfigError(
+            f"--grid {key}={text!r} is not START:STOP:COUNT with finite numbers and an integer "
+            f"COUNT >= 2, e.g. --grid {key}=0.1:9:90"
+        )
+    return [f"{value:.12g}" for value in np.linspace(start, stop, count)]
+
+
 def _point_config(scenario: Scenario, base: list[str], grid: list[str]) -> object:
     """The config of one point: defaults < the sweep's defaults < --set < the point's values."""
     where = f"sweep point {' '.join(grid)}: " if grid else ""
@@ -246,15 +269,15 @@ def _point_config(scenario: Scenario, base: list[str], grid: list[str]) -> objec
     return config
 
 
-def solve_point(task: PointTask) -> tuple[int, list[dict[str, object]]]:
-    """Run one point (every seed in one batched solve); return (index, rows).
+def solve_point(task: PointTask) -> tuple[int, list[dict[str, object]] | PointResult]:
+    """Run one point (every seed in one batched solve); return (index, rows or PointResult).
 
     Sets torch to one thread: a sweep's parallelism is across points (see
     ``scenarios.harness.sweep_backends``).
     """
     torch.set_num_threads(1)
-    rows = get_scenario(task.scenario).sweep.point(task.config, task.seeds)
-    return task.index, rows
+    result = get_scenario(task.scenario).sweep.point(task.config, task.seeds)
+    return task.index, result
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,8 +312,11 @@ def run_sweep(
         before = len(table.finished)
         tasks = sweep.tasks(skip=set(table.finished))
         bar = progress(run(solve_point, tasks), desc=f"sweep {sweep.scenario}", total=len(tasks))
-        for index, rows in bar:
-            table.append(index, rows)
+        for index, result in bar:
+            if isinstance(result, PointResult):
+                table.append(index, result.rows, result.series)
+            else:
+                table.append(index, result)
         table.complete()
     return SweepReport(out_dir, len(sweep.points), before, len(tasks), time.perf_counter() - start)
 
@@ -325,10 +351,18 @@ class SweepTable:
                 table.finished = read_journal(directory)
                 table._rewrite(journal=False)
 
-    def append(self, index: int, rows: list[dict[str, object]]) -> None:
-        """Record a finished point: one journal line, then its CSV rows, each fsynced."""
+    def append(
+        self,
+        index: int,
+        rows: list[dict[str, object]],
+        series: list[dict[str, object]] | None = None,
+    ) -> None:
+        """Record a finished point: one journal line (with its time series, if any), then its CSV
+        rows, each fsynced."""
         table_rows = self._table_rows(index, rows)
         entry = {"index": index, "point": self.sweep.points[index], "rows": table_rows}
+        if series:
+            entry["series"] = jsonable(series)
         _append(self.directory / JOURNAL_FILE, _journal_line(entry))
         self.finished[index] = entry
         header = self.columns is None

@@ -6,6 +6,13 @@
 - ``--x KEY --value NAME``: the mean over seeds against KEY, with a band of one standard error of
   the mean (sample standard deviation / sqrt(seeds)); saved as ``DIR/line_NAME_X.png/.pdf``.
 
+- ``--x t --y KEY --value NAME``: a heat map over (t, KEY) of a time series the points kept (the
+  journal's ``series``, e.g. the clustering sweep's ``single_cluster`` and
+  ``pair_collision_fraction``: means over seeds at every output time); saved as
+  ``DIR/phase_NAME_t_KEY.png/.pdf``.
+- ``--x t --value NAME``: that series against t, one line per combination of the key columns'
+  values; saved as ``DIR/line_NAME_t.png/.pdf``.
+
 KEY is one of the sweep's key columns (its grid keys and the scenario's ``SWEEP_KEYS``, not the
 seed). NAME is a metric column, or ``COLUMN_prob`` for the fraction of seeds where the 0/1 column
 COLUMN is 1 (e.g. ``single_cluster_prob``). Seeds where the metric is undefined (null, e.g. the time
@@ -17,6 +24,7 @@ per combination of their values (e.g. one per normalization). The files are writ
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import textwrap
 from collections.abc import Callable, Sequence
@@ -36,6 +44,8 @@ from scenarios.harness.registry import get_scenario
 from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure, save_figure
 
 PROBABILITY_SUFFIX = "_prob"
+TIME_AXIS = "t"
+"""The x axis of the time series the points kept."""
 MAX_PANELS = 6
 MAX_LINES = 10
 MAX_ANNOTATED_CELLS = 150
@@ -53,6 +63,15 @@ class SweepResults:
     rows: list[dict[str, object]]
     key_columns: tuple[str, ...]
     metric_columns: tuple[str, ...]
+    series: tuple[dict[str, object], ...] = ()
+    """Per point and run: its key values, ``t`` and each series' values at those times."""
+
+    @property
+    def series_names(self) -> tuple[str, ...]:
+        """The time series the points kept (empty if none)."""
+        if not self.series:
+            return ()
+        return tuple(k for k in self.series[0] if k not in self.key_columns and k != TIME_AXIS)
 
     @property
     def seed_count(self) -> int:
@@ -94,7 +113,12 @@ def load_results(directory: Path) -> SweepResults:
         raise ConfigError(f"the sweep in {str(directory)!r} has no finished points yet")
     keys = tuple(key for key in spec["key_columns"] if key in rows[0])
     metrics = tuple(key for key in rows[0] if key not in keys)
-    return SweepResults(directory, spec, rows, keys, metrics)
+    series = tuple(
+        {**entries[index]["point"], **run}
+        for index in sorted(entries)
+        for run in entries[index].get("series", ())
+    )
+    return SweepResults(directory, spec, rows, keys, metrics, series)
 
 
 def resolve_value(results: SweepResults, name: str) -> Value:
@@ -134,6 +158,8 @@ def plot_phase(directory: Path, *, x: str, value: str, y: str | None = None) -> 
     """Draw the heat map (with ``y``) or the line plot of a sweep into its directory; return the
     PNG and PDF paths. Raises ConfigError for a directory, axis or value it cannot draw."""
     results = load_results(directory)
+    if x == TIME_AXIS:
+        return _plot_series(results, value, y)
     check_axis(results, x, "--x")
     if y is not None:
         check_axis(results, y, "--y")
@@ -148,6 +174,122 @@ def plot_phase(directory: Path, *, x: str, value: str, y: str | None = None) -> 
     with staged_files(directory) as staging:
         names = [path.name for path in save_figure(fig, staging / stem)]
     return [directory / name for name in names]
+
+
+def _plot_series(results: SweepResults, name: str, y: str | None) -> list[Path]:
+    """``plot_phase`` with ``--x t``: the time heat map over (t, y), or the lines against t."""
+    if name not in results.series_names:
+        kept = ", ".join(results.series_names) or "none"
+        raise ConfigError(
+            f"--value {name!r} is not a time series of the sweep in {str(results.directory)!r}"
+            f"{did_you_mean(name, list(results.series_names))}; series kept: {kept}"
+        )
+    if y is None:
+        fig, stem = series_lines(results, name), f"line_{name}_{TIME_AXIS}"
+    else:
+        check_axis(results, y, "--y")
+        fig, stem = time_heat_map(results, y, name), f"phase_{name}_{TIME_AXIS}_{y}"
+    with staged_files(results.directory) as staging:
+        names = [path.name for path in save_figure(fig, staging / stem)]
+    return [results.directory / file for file in names]
+
+
+def _series_groups(
+    results: SweepResults, axes: Sequence[str], name: str
+) -> tuple[list[str], dict[tuple, dict[tuple, np.ndarray]]]:
+    """The key columns that split a figure of the series ``name``, and per combination of their
+    values, per values of ``axes``: the series (one value per output time)."""
+    as_rows = dataclasses.replace(results, rows=list(results.series))
+    split = _split_columns(as_rows, axes)
+    groups: dict[tuple, dict[tuple, np.ndarray]] = {}
+    for run in results.series:
+        series = tuple(run[key] for key in split)
+        at = tuple(run[key] for key in axes)
+        values = np.array([math.nan if v is None else v for v in run[name]], dtype=float)
+        groups.setdefault(series, {})[at] = values
+    return split, groups
+
+
+def _series_norm(groups: dict[tuple, dict[tuple, np.ndarray]]) -> Normalize:
+    """[0, 1] for series within it (fractions, probabilities), else their finite range."""
+    values = np.concatenate([v for cells in groups.values() for v in cells.values()])
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if low >= 0.0 and high <= 1.0:
+        return Normalize(0.0, 1.0)
+    return Normalize(low, high if high > low else low + 1.0)
+
+
+def time_heat_map(results: SweepResults, y: str, name: str) -> Figure:
+    """The series ``name`` over (t, y), one panel per combination of the other key columns that
+    vary independently of y; cells centred on the output times and y values."""
+    split, groups = _series_groups(results, (y,), name)
+    if len(groups) > MAX_PANELS:
+        raise ConfigError(
+            f"the heat map of {name!r} over t and {y} would need {len(groups)} panels (one per "
+            f"{', '.join(split)}); at most {MAX_PANELS}: sweep fewer values"
+        )
+    times = np.array(results.series[0][TIME_AXIS], dtype=float)
+    ys = _axis_values(results, y)
+    numeric = all(_is_number(v) for v in ys)
+    positions = np.array(ys if numeric else range(len(ys)), dtype=float)
+    norm = _series_norm(groups)
+    panels = len(groups)
+    columns = min(panels, 3)
+    rows = math.ceil(panels / columns)
+    width = min(FULL_WIDTH, 2.0 + 2.4 * columns)
+    with figure_style():
+        fig = new_figure(width, 0.9 + 2.3 * rows, layout="constrained")
+        fig.suptitle(_title(results, f"{name} against t and {y}", None, width))
+        axes = fig.subplots(rows, columns, squeeze=False, sharex=True, sharey=True).ravel()
+        for ax, (series, cells) in zip(axes, groups.items(), strict=False):
+            grid = np.array([cells.get((v,), np.full(len(times), math.nan)) for v in ys])
+            mesh = ax.pcolormesh(
+                times,
+                positions,
+                np.ma.masked_invalid(grid),
+                norm=norm,
+                shading="nearest",
+                rasterized=True,  # a cell per output time: an image, not thousands of paths
+            )
+            ax.set_facecolor("0.85")
+            ax.grid(False)
+            if not numeric:
+                ax.set_yticks(positions, [format_value(v) for v in ys])
+            if series:
+                ax.set_title(_series_label(split, series))
+        for ax in axes[panels:]:
+            ax.set_visible(False)
+        for ax in axes[(rows - 1) * columns :]:
+            ax.set_xlabel("time t")
+        for ax in axes[::columns]:
+            ax.set_ylabel(y)
+        fig.colorbar(mesh, ax=axes[:panels].tolist(), label=f"{name}\n(mean over seeds)")
+    return fig
+
+
+def series_lines(results: SweepResults, name: str) -> Figure:
+    """The series ``name`` against t, one line per combination of the key columns' values."""
+    split, groups = _series_groups(results, (), name)
+    if len(groups) > MAX_LINES:
+        raise ConfigError(
+            f"the line plot of {name!r} against t would need {len(groups)} lines (one per "
+            f"{', '.join(split)}); at most {MAX_LINES}: use --y for a heat map"
+        )
+    times = np.array(results.series[0][TIME_AXIS], dtype=float)
+    width = FULL_WIDTH * 0.75
+    with figure_style():
+        fig = new_figure(width, 3.4, layout="constrained")
+        fig.suptitle(_title(results, f"{name} against t", None, width))
+        ax = fig.subplots()
+        for index, (series, cells) in enumerate(groups.items()):
+            label = _series_label(split, series) if series else None
+            ax.plot(times, cells[()], color=f"C{index % 10}", label=label)
+        ax.set_xlabel("time t")
+        ax.set_ylabel(f"{name}\n(mean over seeds)")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best")
+    return fig
 
 
 def heat_map(results: SweepResults, x: str, y: str, value: Value) -> Figure:
@@ -307,18 +449,24 @@ def _series_label(split: list[str], series: tuple) -> str:
 
 
 def _title(
-    results: SweepResults, what: str, value: Value, width: float, *, band: bool = False
+    results: SweepResults,
+    what: str,
+    value: Value | None,
+    width: float,
+    *,
+    band: bool = False,
 ) -> str:
     """The figure title, wrapped to ``width`` inches: what is shown, over which seeds, and the
-    settings changed from the scenario's sweep defaults."""
+    settings changed from the scenario's sweep defaults; ``value`` None for a time series."""
     seeds = results.spec["seeds"]
     first, count = seeds["first"], seeds["count"]
     parts = [
         f"{results.spec['scenario']} sweep: {what}",
         f"mean over {count} seeds ({first}–{first + count - 1})"
-        + (", band ± 1 standard error" if band else ""),
+        + (", band ± 1 standard error" if band else "")
+        + (" at every output time" if value is None else ""),
     ]
-    if any(row[value.column] is None for row in results.rows):
+    if value is not None and any(row[value.column] is None for row in results.rows):
         parts[-1] += f"; seeds where {value.column} is undefined left out"
     settings = results.settings()
     if settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import dynamics
 from scenarios.harness import (
     ScenarioConfig,
     at_least,
@@ -52,8 +53,26 @@ class PhaseDiagramConfig(ScenarioConfig):
         "tokens with cosine > 1 - cluster_tol are linked",
         real_in(0.0, 1.0, open_low=True, open_high=True),
     )
-    rtol: float = rtol_field()
-    atol: float = atol_field()
+    query_key: str = param(
+        "identity",
+        "interaction A = Q^T K, drawn per seed unless identity (normalisations: "
+        "dynamics.weight_ensembles)",
+        one_of(dynamics.QUERY_KEY_ENSEMBLES),
+    )
+    value: str = param(
+        "identity",
+        "value matrix V (plus_ktq, minus_ktq: V = +-K^T Q), drawn per seed unless identity",
+        one_of(dynamics.VALUE_ENSEMBLES),
+    )
+    redraw_period: float = param(
+        0.0,
+        "with random weights, new weights every redraw_period time units; 0: one draw",
+        non_negative(),
+    )
+    # The clustering sweep's defaults (scenarios.clustering.sweep.SWEEP_RTOL: verdicts measured
+    # equal to those at rtol 1e-10).
+    rtol: float = rtol_field(1e-5)
+    atol: float = atol_field(1e-7)
     workers: int = param(
         0, "processes solving points (0: one per CPU core; 1: in this process)", at_least(0)
     )
@@ -72,6 +91,9 @@ def sweep_of(config: PhaseDiagramConfig) -> Sweep:
         "normalizations": (config.normalization,),
         "seed": config.seed,
         "cluster_tol": config.cluster_tol,
+        "query_key": config.query_key,
+        "value": config.value,
+        "redraw_period": config.redraw_period,
         "method": "dopri5",
         "rtol": config.rtol,
         "atol": config.atol,

@@ -16,6 +16,17 @@ from scenarios.phase_diagram.config import PhaseDiagramConfig, sweep_of
 SWEEP_DIR = "sweep"
 PROBABILITY = "single_cluster_prob"
 TIME = "time_to_single_cluster"
+COLLISIONS = "pair_collision_fraction_at_T"
+AT_T = (COLLISIONS, "span_dimension_at_T", "largest_cluster_fraction_at_T")
+"""Per-seed statistics at T whose mean over seeds each point summary reports."""
+PAPER_STATISTIC = (
+    "The phase diagrams of 'A mathematical perspective on Transformers' (the authors' "
+    "phase-diagrams.py) plot the pair-collision fraction: the fraction of pairs i < j with "
+    "<x_i, x_j> > 0.999, averaged over the systems, over (t, beta) (here "
+    "pair_collision_fraction, and pair_collision_fraction_at_T at T). single_cluster_prob is "
+    "the fraction of seeds whose tokens form one cluster (single linkage at cos > 1 - "
+    "cluster_tol): a stricter event, since one cluster can hold pairs below 0.999."
+)
 _QUADRATURE_NODES = 128
 
 
@@ -37,6 +48,7 @@ def metrics(config: PhaseDiagramConfig, results: SweepResults) -> dict[str, obje
         "points": _point_summaries(results.rows),
         "reference_time_to_single_cluster": {format_value(b): t for b, t in reference.items()},
         "sweep_dir": SWEEP_DIR,
+        "paper_statistic": PAPER_STATISTIC,
     }
 
 
@@ -62,7 +74,8 @@ def equiangular_cluster_time(
 
 
 def _point_summaries(rows: list[dict[str, object]]) -> list[dict[str, object]]:
-    """Per (beta, d): the fraction of seeds with one cluster at T and the mean time to it."""
+    """Per (beta, d): the fraction of seeds with one cluster at T, the mean time to it and the
+    means over seeds of the statistics at T (``AT_T``)."""
     points: dict[tuple, list[dict]] = {}
     for row in rows:
         points.setdefault((row["beta"], row["d"]), []).append(row)
@@ -76,6 +89,7 @@ def _point_summaries(rows: list[dict[str, object]]) -> list[dict[str, object]]:
                 PROBABILITY: sum(row["single_cluster"] for row in group) / len(group),
                 f"mean_{TIME}": sum(times) / len(times) if times else None,
                 "seeds": len(group),
+                **{f"mean_{name}": sum(row[name] for row in group) / len(group) for name in AT_T},
             }
         )
     return summaries

@@ -64,8 +64,9 @@ def solve_ensemble(
         rtol, atol: a step of a system is accepted when the RMS over its n d entries of
             error / (atol + rtol max(|y0|, |y1|)) is at most 1 (torchdiffeq's test, per system).
         method: "dopri5" (Dormand-Prince) or "tsit5" (Tsitouras), see ``solvers.ensemble.tableau``.
-        observe: when given, ``observe(x)`` maps the states (m, n, d) of m systems at an output
-            time to a dict of tensors (m, ...), and only these are kept: memory
+        observe: when given, ``observe(x)`` maps m states (m, n, d), each a system at an output
+            time (gathered over several steps, ``solvers.ensemble.output``), to a dict of tensors
+            (m, ...) whose row r depends on x[r] only, and only these are kept: memory
             O(S n d + len(t) S stats) instead of O(len(t) S n d).
         params: per-system parameters (*batch, ...), passed to the field as its third argument,
             sliced to the systems still running.

@@ -6,7 +6,10 @@ the embedding and the readout:
     x_i(0) = E u_i + p_i                   (linear embedding E, learned positions p_i),
     logits = W LN((1/n) sum_i x_i(T)) + b  (mean pool, LayerNorm, linear map),
 
-with x(0) put on the unit sphere (x_i / |x_i|) for post-norm blocks. In between:
+with x(0) put on the unit sphere (x_i / |x_i|) for post-norm blocks. With ``tokens=None`` there are
+no positions (p_i = 0) and any n is accepted: the flow is then permutation-equivariant and depends
+on the inputs only through their empirical measure (1/n) sum_i delta_{u_i}, so the model is a map
+between measures that can be applied to contexts of any length. In between:
 
 - ``ODETransformer`` solves x' = f(t, x) on [0, T] for one transformer block f
   (``dynamics.TransformerBlock``, autonomous, or ``dynamics.TimeDependent``
@@ -76,7 +79,7 @@ class _TokenClassifier(nn.Module):
     def __init__(
         self,
         features: int,
-        tokens: int,
+        tokens: int | None,
         classes: int,
         d: int,
         heads: int,
@@ -86,7 +89,7 @@ class _TokenClassifier(nn.Module):
     ) -> None:
         super().__init__()
         self.features = check_int("features", features, minimum=1)
-        self.tokens = check_int("tokens", tokens, minimum=1)
+        self.tokens = None if tokens is None else check_int("tokens", tokens, minimum=1)
         self.classes = check_int("classes", classes, minimum=2)
         self.d = check_int("d", d, minimum=1)
         self.heads = check_int("heads", heads, minimum=1)
@@ -94,7 +97,8 @@ class _TokenClassifier(nn.Module):
         self.norm = norm
         self.activation = activation
         self.embedding = nn.Linear(features, d)
-        self.positions = nn.Parameter(0.02 * torch.randn(tokens, d))
+        if tokens is not None:
+            self.positions = nn.Parameter(0.02 * torch.randn(tokens, d))
         self.final_norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, classes)
 
@@ -104,15 +108,20 @@ class _TokenClassifier(nn.Module):
         )
 
     def embed(self, inputs: Tensor) -> Tensor:
-        """x(0) = E u + p, shape (batch, n, d); on the unit sphere for post-norm blocks."""
+        """x(0) = E u + p (E u without positions), shape (batch, n, d); on the unit sphere for
+        post-norm blocks."""
         if not isinstance(inputs, Tensor) or not inputs.is_floating_point():
             raise TypeError(f"inputs must be a floating torch.Tensor, got {inputs!r:.80}")
-        if inputs.ndim != 3 or inputs.shape[1:] != (self.tokens, self.features):
+        tokens = inputs.shape[1] if self.tokens is None and inputs.ndim == 3 else self.tokens
+        if inputs.ndim != 3 or inputs.shape[1:] != (tokens, self.features) or tokens < 1:
+            expected = "n >= 1" if self.tokens is None else self.tokens
             raise ValueError(
-                f"inputs has shape {tuple(inputs.shape)}; expected (batch, {self.tokens}, "
+                f"inputs has shape {tuple(inputs.shape)}; expected (batch, {expected}, "
                 f"{self.features})"
             )
-        x = self.embedding(inputs) + self.positions
+        x = self.embedding(inputs)
+        if self.tokens is not None:
+            x = x + self.positions
         return normalize(x) if self.norm == "post" else x
 
     def readout(self, x: Tensor) -> Tensor:
@@ -138,7 +147,8 @@ class ODETransformer(_TokenClassifier):
 
     Args:
         features: numbers per input token.
-        tokens: tokens per input (n; the number of learned positions).
+        tokens: tokens per input (n; the number of learned positions), or None: no positions,
+            any n, a permutation-equivariant map of the inputs' empirical measure.
         classes: output classes.
         d: token width.
         heads: attention heads (dividing ``d``).
@@ -169,7 +179,7 @@ class ODETransformer(_TokenClassifier):
     def __init__(
         self,
         features: int,
-        tokens: int,
+        tokens: int | None,
         classes: int,
         *,
         d: int = 64,
@@ -280,7 +290,7 @@ class DiscreteTransformer(_TokenClassifier):
     def __init__(
         self,
         features: int,
-        tokens: int,
+        tokens: int | None,
         classes: int,
         *,
         layers: int = 4,

@@ -47,7 +47,20 @@ def test_equiangular_cluster_time_solves_the_equiangular_ode(beta, normalization
 
 def test_run_writes_the_sweep_table_figures_and_metrics(tiny_run):
     out, _, metrics = tiny_run
-    stems = ("phase_single_cluster_prob_beta_d", "line_time_to_single_cluster_beta")
+    stems = (
+        "phase_single_cluster_prob_beta_d",
+        "line_time_to_single_cluster_beta",
+        "line_pair_collision_fraction_at_T_beta",
+        *(
+            f"phase_{name}_t_beta"
+            for name in (
+                "single_cluster",
+                "pair_collision_fraction",
+                "span_dimension",
+                "largest_cluster_fraction",
+            )
+        ),
+    )
     expected = {"metrics.json", "config.json", "sweep"}
     expected |= {f"{stem}.{ext}" for stem in stems for ext in ("png", "pdf")}
     assert {path.name for path in out.iterdir()} == expected
@@ -97,7 +110,7 @@ def test_the_sweep_is_the_clustering_sweep_over_beta_and_d(tiny_run, tmp_path, c
     direct = tmp_path / "direct"
     grid = ["--grid", "betas=0.5,2", "--grid", "d=2,64", "--seeds", "4"]
     shared = ["n=8", "T=6", "num_times=61", "normalizations=softmax", "cluster_tol=0.01"]
-    solver = ["method=dopri5", "rtol=1e-6", "atol=1e-8"]
+    solver = ["method=dopri5"]  # and the sweep's default tolerances, as the scenario
     out_args = ["--out", str(direct), "--workers", "1"]
     code = main(["sweep", "clustering", *grid, "--set", *shared, *solver, *out_args])
     assert code == 0, capsys.readouterr().err

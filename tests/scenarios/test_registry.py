@@ -14,16 +14,20 @@ EXPERIMENTS = (
     "acceleration",
     "causal",
     "clustering",
+    "context_consistency",
     "in_context",
     "layers",
     "long_context",
     "lora",
     "mean_field",
+    "measure_transport",
     "metastability",
+    "normalization",
     "phase_diagram",
     "pretrained",
     "sympformer",
     "train",
+    "vlasov_map",
 )
 """The experiments of issue 13's conversion, each one subpackage."""
 

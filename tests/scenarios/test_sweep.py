@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor
@@ -69,7 +70,7 @@ def test_batched_seed_solve_equals_per_seed_solves(monkeypatch):
         return solve_ensemble(field, x0, *args, **kwargs)
 
     monkeypatch.setattr(solvers, "solve_ensemble", counted)
-    rows = clustering.sweep_point(config, seeds)
+    rows = clustering.sweep_point(config, seeds).rows
     assert shapes == [(2, 8, 3)] * 4  # one batched solve per (normalization, beta) run
     for seed in seeds:
         single = {
@@ -78,7 +79,12 @@ def test_batched_seed_solve_equals_per_seed_solves(monkeypatch):
         for row in (row for row in rows if row["seed"] == seed):
             expected = single[(row["normalization"], row["beta"])]
             assert row["single_cluster"] == int(expected["final_cluster_count"] == 1)
-            assert set(row) == {*expected, "seed", "single_cluster", "pair_collision_fraction_at_T"}
+            at_t = {
+                "pair_collision_fraction_at_T",
+                "span_dimension_at_T",
+                "largest_cluster_fraction_at_T",
+            }
+            assert set(row) == {*expected, "seed", "single_cluster", *at_t}
             for name, value in expected.items():
                 if isinstance(value, float) and name != "max_norm_error":
                     # Each seed takes its own steps, those of its solo dopri5 solve: the streamed
@@ -87,6 +93,34 @@ def test_batched_seed_solve_equals_per_seed_solves(monkeypatch):
                 elif name != "max_norm_error":
                     assert row[name] == value, name
     assert len(rows) == 2 * 2 * len(seeds)
+
+
+def test_points_with_more_dimensions_than_tokens_solve_in_span_coordinates(monkeypatch):
+    """n = 4 tokens in R^12 are solved as 4 x 4 span coordinates; the observables equal the
+    full single runs' to the tolerance (the step sizes differ: the error is weighed over n^2
+    entries instead of n d)."""
+    config = ClusteringConfig(
+        n=4, d=12, T=3.0, betas=(4.0,), num_times=7, method="dopri5", rtol=1e-10, atol=1e-12
+    )
+    shapes = []
+    solve_ensemble = solvers.solve_ensemble
+
+    def counted(field, x0, *args, **kwargs):
+        shapes.append(tuple(x0.shape))
+        return solve_ensemble(field, x0, *args, **kwargs)
+
+    monkeypatch.setattr(solvers, "solve_ensemble", counted)
+    rows = clustering.sweep_point(config, [2, 3]).rows
+    assert shapes == [(2, 4, 4)] * 2
+    for row in rows:
+        expected = {
+            r.normalization: r.metrics() for r in simulate(replace(config, seed=row["seed"]))
+        }
+        for name, value in expected[row["normalization"]].items():
+            if isinstance(value, float):
+                assert row[name] == pytest.approx(value, abs=1e-7), name
+            else:
+                assert row[name] == value, name
 
 
 def _clouds_of_clusters(generator: torch.Generator, steps: int, systems: int, n: int) -> Tensor:
@@ -127,6 +161,18 @@ def test_time_to_single_cluster_is_the_first_time_of_one_cluster():
     metrics = series_metrics(times, series)
     assert metrics["time_to_single_cluster"] == [None if k < 0 else float(k) for k in expected]
     assert metrics["final_cluster_count"] == counts[-1].tolist()
+
+
+def test_grid_start_stop_count_is_evenly_spaced():
+    """betas=0.1:9:90 is the phase diagram's beta axis, numpy.linspace(0.1, 9, 90)."""
+    sweep = plan_sweep("clustering", ["betas=0.1:9:90", "d=2:4:3"], 1, [])
+    betas = [point["betas"] for point in sweep.points[::3]]
+    assert betas == pytest.approx(np.linspace(0.1, 9, 90).tolist(), abs=1e-12)
+    assert betas[:3] == [0.1, 0.2, 0.3] and betas[-1] == 9.0
+    assert [point["d"] for point in sweep.points[:3]] == [2, 3, 4]
+    for text in ("1:2:1", "1:x:5", "1:2:2.5"):
+        with pytest.raises(ConfigError, match="START:STOP:COUNT"):
+            plan_sweep("clustering", [f"betas={text}"], 1, [])
 
 
 def test_plan_builds_every_point_config():
@@ -362,13 +408,13 @@ def test_plot_refuses_a_directory_without_a_sweep(tmp_path, capsys):
 def test_chunks_of_seeds_change_no_result(monkeypatch):
     """Each seed takes its own steps, so solving the seeds in chunks gives the same rows."""
     config = ClusteringConfig(n=6, T=1.0, betas=(2.0,), num_times=6, method="dopri5")
-    whole = clustering.sweep_point(config, range(5))
+    whole = clustering.sweep_point(config, range(5)).rows
     cloud_bytes = config.n * config.d * 8
     monkeypatch.setattr(
         clustering_sweep, "CHUNK_BYTES", 2 * clustering_sweep.STREAM_COPIES * cloud_bytes
     )
     assert clustering_sweep.chunk_size(config) == 2
-    chunked = clustering.sweep_point(config, range(5))
+    chunked = clustering.sweep_point(config, range(5)).rows
     assert len(chunked) == len(whole) == 2 * 5
     for left, right in zip(whole, chunked, strict=True):
         assert left.keys() == right.keys()

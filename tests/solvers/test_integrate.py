@@ -9,6 +9,8 @@ import torch
 import torchdiffeq
 from torchdiffeq._impl.odeint import SOLVERS as TORCHDIFFEQ_SOLVERS
 
+import dynamics
+import solvers
 from dynamics import (
     SPHERE,
     Accelerated,
@@ -245,3 +247,29 @@ def test_bad_states_are_refused(cloud):
         integrate(field, (cloud, cloud), [0.0, 1.0], method="exponential_euler")
     with pytest.raises(TypeError, match=r"adjoint=True needs the field to be a torch.nn.Module"):
         integrate(lambda t, x: x, cloud, [0.0, 1.0], adjoint=True)
+
+
+def test_batches_of_autonomous_fields_take_per_system_steps(generator):
+    """A batch of an autonomous field with dopri5 is ``solve_ensemble``'s solve, each
+    system with the steps of its solo solve; with a tracked gradient it is torchdiffeq's joint
+    solve, equal to the tolerance."""
+    field = dynamics.SelfAttention(3, beta=4.0)
+    x0 = dynamics.uniform_sphere(5, 3, batch_shape=(4,), generator=generator, dtype=torch.float64)
+    t = torch.linspace(0.0, 2.0, 5, dtype=torch.float64)
+    per_system = integrate(field, x0, t, rtol=1e-8, atol=1e-10)
+    assert torch.equal(per_system, solvers.solve_ensemble(field, x0, t, rtol=1e-8, atol=1e-10))
+    solo = integrate(field, x0[2], t, rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(per_system[:, 2], solo, rtol=0, atol=1e-12)
+    tracked = x0.clone().requires_grad_()
+    joint = integrate(field, tracked, t, rtol=1e-8, atol=1e-10)
+    joint.sum().backward()  # torchdiffeq: differentiable
+    torch.testing.assert_close(joint.detach(), per_system, rtol=0, atol=1e-6)
+    assert not torch.equal(joint.detach(), per_system)
+
+
+def test_fields_that_do_not_declare_autonomy_share_steps(generator):
+    """A plain callable may depend on t: the batch keeps torchdiffeq's shared steps."""
+    x0 = torch.randn(3, 2, 2, generator=generator, dtype=torch.float64)
+    t = torch.linspace(0.0, 1.0, 3, dtype=torch.float64)
+    x = integrate(lambda time, x: -time * x, x0, t, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(x[-1], x0 * math.exp(-0.5), rtol=1e-8, atol=0)

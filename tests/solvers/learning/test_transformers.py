@@ -147,6 +147,35 @@ def test_bad_inputs_are_refused(generator):
         DiscreteTransformer.tied(ode(time_basis="legendre", basis_size=2), 3)
 
 
+# --- without positions: maps between measures ----------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["ode", "discrete"])
+def test_without_positions_the_flow_is_a_map_of_the_empirical_measure(generator, kind):
+    """tokens=None: any n; permuting the tokens permutes the states; repeating every token k
+    times (the same empirical measure) leaves every token's state unchanged; the pooled logits
+    depend on the measure only. No n d position parameters."""
+    torch.manual_seed(0)
+    shape = {"features": 3, "tokens": None, "classes": 4, "d": 8, "heads": 2, "hidden": 12}
+    if kind == "ode":
+        model = ODETransformer(**shape, method="rk4", step_size=0.25).double()
+    else:
+        model = DiscreteTransformer(**shape, layers=3, step=0.5).double()
+    u = torch.randn(2, 7, 3, generator=generator, dtype=F64)
+    states = model.flow(u)[0][-1]
+    assert states.shape == (2, 7, 8)
+    order = torch.randperm(7, generator=generator)
+    torch.testing.assert_close(model.flow(u[:, order])[0][-1], states[:, order])
+    repeated = model.flow(u.repeat(1, 3, 1))[0][-1]
+    torch.testing.assert_close(repeated, states.repeat(1, 3, 1), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(model(u.repeat(1, 3, 1)), model(u), rtol=1e-12, atol=1e-12)
+    with_positions = {**shape, "tokens": 7}
+    twin = type(model)(**with_positions, **({"layers": 3} if kind == "discrete" else {}))
+    assert twin.parameter_count() - model.parameter_count() == 7 * 8
+    with pytest.raises(ValueError, match=r"expected \(batch, n >= 1, 3\)"):
+        model(torch.zeros(2, 5, 2, dtype=F64))
+
+
 # --- momentum flows ---------------------------------------------------------------------------
 
 
