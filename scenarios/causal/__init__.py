@@ -37,7 +37,8 @@ size per seed), from the same clouds for every beta and both masks:
   symmetric positive V with a simple top eigenvalue, an indefinite V, -I): where the tokens go.
   The first token follows x' = P_x(V x), solved by e^{tV} x_1(0) / |e^{tV} x_1(0)| (checked).
 
-Figures: ``scenarios.causal.figures``.
+Sweeps (``attnflow sweep causal``): the S^1 runs of every grid point, one row per (beta, mask,
+seed), ``scenarios.causal.sweep``. Figures: ``scenarios.causal.figures``.
 """
 
 from scenarios.causal.config import CausalConfig
@@ -58,6 +59,7 @@ from scenarios.causal.simulation import (
     time_to_one_cluster,
     value_matrix,
 )
+from scenarios.causal.sweep import SWEEP, sweep_point
 from scenarios.harness import Scenario
 
 SCENARIO = Scenario(
@@ -69,11 +71,13 @@ SCENARIO = Scenario(
     figures=make_figures,
     summary_lines=summary_lines,
     work=lambda config: config.seeds * config.n * config.n * 2,
+    sweep=SWEEP,
 )
 
 __all__ = [
     "MASKS",
     "SCENARIO",
+    "SWEEP",
     "VALUE_MATRICES",
     "CausalConfig",
     "CausalResult",
@@ -87,6 +91,7 @@ __all__ = [
     "simulate",
     "stay_times",
     "summary_lines",
+    "sweep_point",
     "time_to_one_cluster",
     "value_matrix",
 ]

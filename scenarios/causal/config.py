@@ -81,8 +81,9 @@ class CausalConfig(ScenarioConfig):
         return [self.delta_scale / math.sqrt(beta) for beta in self.betas]
 
     def cross_check(self) -> None:
-        """figure_beta among betas; every delta < 2 (a chord of S^1); t_first < t_min < T."""
-        if self.figure_beta not in self.betas:
+        """figure_beta among betas (when figures are drawn); every delta < 2 (a chord of S^1);
+        t_first < t_min < T."""
+        if self.figures and self.figure_beta not in self.betas:
             refuse("figure_beta", self.figure_beta, f"one of betas {list(self.betas)}")
         if max(self.deltas) >= 2:
             refuse(

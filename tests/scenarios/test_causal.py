@@ -104,3 +104,18 @@ def test_plateaus_start_no_earlier_than_t_min(tiny_run):
 )
 def test_impossible_values_are_refused_and_nothing_written(tmp_path, capsys, setting, name):
     assert_refused("causal", setting, name, tmp_path, capsys)
+
+
+def test_sweep_rows_match_the_run_seed_by_seed():
+    """A sweep point of seeds (0, 1) with seeds=1 clouds: the row of seed s is the run of the
+    config with seed = s (its first cloud), here checked on the Rényi counts and the plateau."""
+    single = {**TINY, "betas": (16.0,), "seeds": 1}
+    rows = causal.sweep_point(CausalConfig(**single), [0, 1])
+    assert len(rows) == 2 * 2
+    for seed in (0, 1):
+        alone = causal.simulate(CausalConfig(**{**single, "seed": seed}))
+        entry = causal.beta_metrics(CausalConfig(**{**single, "seed": seed}), alone, 16.0)
+        found = [row for row in rows if row["seed"] == seed and row["mask"] == "causal"]
+        assert found[0]["renyi_centers"] == entry["renyi_centers"][0]
+        assert found[0]["strong_renyi_centers"] == entry["strong_renyi_centers"][0]
+        assert found[0]["first_plateau_count"] == entry["causal"]["first_plateau_counts"][0]
