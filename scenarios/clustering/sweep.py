@@ -137,7 +137,12 @@ def point_memory(config: ClusteringConfig, seeds: int) -> float:
 def initial_clouds(config: ClusteringConfig, seeds: Sequence[int]) -> Tensor:
     """The initial clouds of ``seeds``, shape (len(seeds), n, d): cloud k is exactly
     ``initial_cloud`` of the config with ``seed = seeds[k]`` (one generator per seed)."""
-    return torch.stack([initial_cloud(replace(config, seed=seed)) for seed in seeds])
+    first = initial_cloud(replace(config, seed=seeds[0]))
+    clouds = first.new_empty((len(seeds), *first.shape))  # filled in place: no second copy
+    clouds[0] = first
+    for k, seed in enumerate(seeds[1:], start=1):
+        clouds[k] = initial_cloud(replace(config, seed=seed))
+    return clouds
 
 
 def weight_generator(seed: int) -> torch.Generator:
