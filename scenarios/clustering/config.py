@@ -25,10 +25,13 @@ from scenarios.harness import (
     one_of,
     param,
     positive,
+    query_key_field,
+    redraw_period_field,
     refuse,
     rtol_field,
     step_size_field,
     threads_field,
+    value_field,
 )
 
 NORMALIZATIONS = ("softmax", "uniform")
@@ -63,23 +66,9 @@ class ClusteringConfig(ScenarioConfig):
         items(non_negative(), min_count=0, max_count=MAX_SNAPSHOTS, distinct=False),
     )
     cluster_tol: float = cluster_tol_field()
-    query_key: str = param(
-        "identity",
-        "interaction A = Q^T K, drawn per seed unless identity (sweeps only) (normalisations: "
-        "dynamics.weight_ensembles)",
-        one_of(dynamics.QUERY_KEY_ENSEMBLES),
-    )
-    value: str = param(
-        "identity",
-        "value matrix V (plus_ktq, minus_ktq: V = +-K^T Q), drawn per seed unless identity",
-        one_of(dynamics.VALUE_ENSEMBLES),
-    )
-    redraw_period: float = param(
-        0.0,
-        "with random weights, draw new ones every redraw_period time units (piecewise constant "
-        "in time); 0: one draw for the whole solve",
-        non_negative(),
-    )
+    query_key: str = query_key_field()
+    value: str = value_field()
+    redraw_period: float = redraw_period_field()
     hist_bins: int = param(40, "bins of the inner-product histogram on [-1, 1]", int_in(2, 1000))
     method: str = method_field(
         "scipy_solver",

@@ -32,8 +32,11 @@ from scenarios.harness.fields import (
     device_field,
     dtype_field,
     method_field,
+    query_key_field,
+    redraw_period_field,
     rtol_field,
     step_size_field,
+    value_field,
 )
 from scenarios.harness.output import staged_run, write_json
 from scenarios.harness.progress_bars import progress
@@ -73,7 +76,9 @@ __all__ = [
     "param",
     "positive",
     "progress",
+    "query_key_field",
     "real_in",
+    "redraw_period_field",
     "refuse",
     "require",
     "resolve_config",
@@ -84,5 +89,6 @@ __all__ = [
     "staged_run",
     "step_size_field",
     "threads_field",
+    "value_field",
     "write_json",
 ]

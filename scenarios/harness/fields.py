@@ -10,8 +10,9 @@ from typing import Any
 
 import torch
 
+import dynamics
 import solvers
-from scenarios.harness.checks import Check, is_real, one_of, positive, real_in
+from scenarios.harness.checks import Check, is_real, non_negative, one_of, positive, real_in
 from scenarios.harness.config import param
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -96,3 +97,33 @@ def _device_available(device: object) -> bool:
     if kind != "cuda" or (index and not index.isdigit()) or not torch.cuda.is_available():
         return False
     return not index or int(index) < torch.cuda.device_count()
+
+
+def query_key_field() -> Any:
+    """``query_key: str``, the ensemble of A = Q^T K drawn per seed (``dynamics.sample_weights``),
+    "identity" for Q = K = I."""
+    return param(
+        "identity",
+        "interaction A = Q^T K, drawn per seed unless identity (sweeps only; normalisations: "
+        "dynamics.weight_ensembles)",
+        one_of(dynamics.QUERY_KEY_ENSEMBLES),
+    )
+
+
+def value_field() -> Any:
+    """``value: str``, the ensemble of V drawn per seed, "identity" for V = I."""
+    return param(
+        "identity",
+        "value matrix V (plus_ktq, minus_ktq: V = +-K^T Q), drawn per seed unless identity",
+        one_of(dynamics.VALUE_ENSEMBLES),
+    )
+
+
+def redraw_period_field() -> Any:
+    """``redraw_period: float``, time between weight draws; 0 for one draw."""
+    return param(
+        0.0,
+        "with random weights, draw new ones every redraw_period time units (piecewise constant "
+        "in time); 0: one draw for the whole solve",
+        non_negative(),
+    )

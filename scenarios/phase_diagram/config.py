@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import dynamics
 from scenarios.harness import (
     ScenarioConfig,
     at_least,
@@ -14,8 +13,11 @@ from scenarios.harness import (
     one_of,
     param,
     positive,
+    query_key_field,
     real_in,
+    redraw_period_field,
     rtol_field,
+    value_field,
 )
 from scenarios.harness.config import format_value
 from scenarios.harness.sweep import Sweep, plan_sweep
@@ -53,22 +55,9 @@ class PhaseDiagramConfig(ScenarioConfig):
         "tokens with cosine > 1 - cluster_tol are linked",
         real_in(0.0, 1.0, open_low=True, open_high=True),
     )
-    query_key: str = param(
-        "identity",
-        "interaction A = Q^T K, drawn per seed unless identity (normalisations: "
-        "dynamics.weight_ensembles)",
-        one_of(dynamics.QUERY_KEY_ENSEMBLES),
-    )
-    value: str = param(
-        "identity",
-        "value matrix V (plus_ktq, minus_ktq: V = +-K^T Q), drawn per seed unless identity",
-        one_of(dynamics.VALUE_ENSEMBLES),
-    )
-    redraw_period: float = param(
-        0.0,
-        "with random weights, new weights every redraw_period time units; 0: one draw",
-        non_negative(),
-    )
+    query_key: str = query_key_field()
+    value: str = value_field()
+    redraw_period: float = redraw_period_field()
     # The clustering sweep's defaults (scenarios.clustering.sweep.SWEEP_RTOL: verdicts measured
     # equal to those at rtol 1e-10).
     rtol: float = rtol_field(1e-5)
