@@ -39,7 +39,8 @@ beta = gamma log n, by their mean pairwise cosine at T (for a density,
 kernel's width beta^{-1/2} always outnumber it, so no finite-n (self-attention) regime is expected:
 the gap should close as n grows at every gamma.
 
-Figures: ``scenarios.long_context.figures``.
+Sweeps (``attnflow sweep long_context``): one row per (n, gamma, rule, seed) with the observables
+at T, ``scenarios.long_context.sweep``. Figures: ``scenarios.long_context.figures``.
 """
 
 from scenarios.harness import Scenario
@@ -64,6 +65,7 @@ from scenarios.long_context.simulation import (
     steepest_drop,
     summary_lines,
 )
+from scenarios.long_context.sweep import SWEEP, sweep_point
 
 SCENARIO = Scenario(
     name="long_context",
@@ -74,6 +76,7 @@ SCENARIO = Scenario(
     figures=make_figures,
     summary_lines=summary_lines,
     work=lambda config: config.seeds * max(config.ns) ** 2 * config.d,
+    sweep=SWEEP,
 )
 
 __all__ = [
@@ -97,4 +100,5 @@ __all__ = [
     "simulate",
     "steepest_drop",
     "summary_lines",
+    "sweep_point",
 ]

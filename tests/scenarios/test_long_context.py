@@ -138,3 +138,23 @@ def test_von_mises_mean_cosine_is_the_squared_bessel_ratio():
     expected = float((torch.special.i1(kappa) / torch.special.i0(kappa)) ** 2)
     rho = long_context.circle_density(config)
     assert float(long_context.density_mean_cosine(rho)) == pytest.approx(expected, rel=1e-10)
+
+
+def test_sweep_rows_are_the_run_seed_by_seed():
+    """A sweep point's row of seed s is the run's observables at T of its first cloud with
+    seed = s, for every n, gamma and the scalable-softmax rule, whatever the other seeds."""
+    config = LongContextConfig(**{**TINY, "vlasov_cells": 0, "gammas": (1.0, 8.0)})
+    rows = long_context.sweep_point(config, [0, 1])
+    assert len(rows) == len(config.ns) * (len(config.gammas) + 1) * 2
+    alone = long_context.sweep_point(config, [1])
+    for row, single in zip([r for r in rows if r["seed"] == 1], alone, strict=True):
+        assert row == pytest.approx(single, rel=1e-12)
+    result = long_context.simulate(config)
+    for row in (r for r in rows if r["seed"] == 0):
+        i = config.ns.index(row["n"])
+        for name in long_context.OBSERVABLES:
+            if row["rule"] == "gamma":
+                expected = result.final[name][i, config.gammas.index(row["gamma"]), 0]
+            else:
+                expected = result.scalable[name][i, 0]
+            assert row[name] == pytest.approx(expected, rel=1e-10), (row, name)
