@@ -148,7 +148,11 @@ def test_sweep_rows_are_the_run_seed_by_seed():
     assert len(rows) == len(config.ns) * (len(config.gammas) + 1) * 2
     alone = long_context.sweep_point(config, [1])
     for row, single in zip([r for r in rows if r["seed"] == 1], alone, strict=True):
-        assert row == pytest.approx(single, rel=1e-12)
+        assert [row[key] for key in ("seed", "n", "gamma", "rule")] == [
+            single[key] for key in ("seed", "n", "gamma", "rule")
+        ]
+        for name in long_context.OBSERVABLES:
+            assert row[name] == pytest.approx(single[name], rel=1e-12), name
     result = long_context.simulate(config)
     for row in (r for r in rows if r["seed"] == 0):
         i = config.ns.index(row["n"])
