@@ -7,7 +7,6 @@ import os
 from dataclasses import dataclass
 
 from scenarios.harness import (
-    Check,
     ScenarioConfig,
     atol_field,
     cluster_tol_field,
@@ -15,12 +14,12 @@ from scenarios.harness import (
     int_in,
     items,
     param,
+    plateau_factor_field,
     positive,
     real_in,
     refuse,
     rtol_field,
 )
-from scenarios.harness.checks import is_real
 
 MAX_BETA = 700.0
 """e^beta overflows float64 beyond about 709."""
@@ -49,11 +48,7 @@ class CausalConfig(ScenarioConfig):
         101, "output times: 0, then geometric from t_first to T", int_in(3, 100_000)
     )
     cluster_tol: float = cluster_tol_field(1e-2)
-    plateau_factor: float = param(
-        3.0,
-        "a plateau holds the count from t_a to at least factor * t_a",
-        Check(lambda value: is_real(value) and value > 1, "a finite number > 1"),
-    )
+    plateau_factor: float = plateau_factor_field()
     small_beta: float = param(
         1.0,
         "beta of the SA and USA runs that reach one cluster by T (causal against full)",

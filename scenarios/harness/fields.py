@@ -127,3 +127,13 @@ def redraw_period_field() -> Any:
         "in time); 0: one draw for the whole solve",
         non_negative(),
     )
+
+
+def plateau_factor_field() -> Any:
+    """``plateau_factor: float``, how long a cluster count must hold to be a plateau
+    (``scenarios.analysis.plateaus``)."""
+    return param(
+        3.0,
+        "a plateau holds the count from t_a to at least factor * t_a",
+        Check(lambda value: is_real(value) and value > 1, "a finite number > 1"),
+    )

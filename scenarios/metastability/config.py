@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import dynamics
 from scenarios.harness import (
-    Check,
     ScenarioConfig,
     atol_field,
     check_step_size,
@@ -17,6 +16,7 @@ from scenarios.harness import (
     method_field,
     one_of,
     param,
+    plateau_factor_field,
     positive,
     real_in,
     refuse,
@@ -24,7 +24,6 @@ from scenarios.harness import (
     step_size_field,
     threads_field,
 )
-from scenarios.harness.checks import is_real
 
 NORMALIZATIONS = ("softmax", "uniform")
 """SA and USA."""
@@ -57,11 +56,7 @@ class MetastabilityConfig(ScenarioConfig):
         121, "output times: 0, then geometric from t_min to T", int_in(3, 100_000)
     )
     cluster_tol: float = cluster_tol_field(1e-3)
-    plateau_factor: float = param(
-        3.0,
-        "a plateau holds the count from t_a to at least factor * t_a",
-        Check(lambda value: is_real(value) and value > 1, "a finite number > 1"),
-    )
+    plateau_factor: float = plateau_factor_field()
     method: str = method_field(
         "scipy_solver",
         "scipy_solver is LSODA, which switches to implicit steps where the flow is stiff",
