@@ -3,9 +3,9 @@
 A recorder receives, for m (output time, system) pairs, the interpolated states (m, n, d) and
 copies them (or what ``observe`` makes of them) into preallocated (len(t) S, ...) buffers at the
 rows time_index S + system (one ``index_copy_``, much faster than two-index assignment).
-``Observed`` gathers states until they hold ``OBSERVE_ELEMENTS`` numbers and observes them in one
-call: a solve passes its output times a few systems at a time, and one ``observe`` call per
-handful of states would cost more than the observables themselves.
+``Observed`` observes states in batches of ``OBSERVE_ELEMENTS`` numbers: it gathers small records
+(a solve may pass an output time a few systems at a time, and one ``observe`` call per handful of
+states would cost more than the observables themselves) and splits large ones.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from torch import Tensor
 Observe = Callable[[Tensor], dict[str, Tensor]]
 
 OBSERVE_ELEMENTS = 1 << 16
-"""States gathered for one ``observe`` call: at least this many numbers (512 KiB in float64), at
-most one record's worth more. Observing the clustering sweep's statistics (n = 32, d = 8) cost
-26 us per cloud in batches of 64 clouds, 43-72 us in batches of 1024-4096 (their n x n
-temporaries leave the cache) and 59 us in batches of 16."""
+"""Numbers per ``observe`` call (512 KiB in float64): small records are gathered until they hold
+at least this many, large ones are split into parts of at most this many. Observing the
+clustering sweep's statistics (n = 32, d = 8) cost 26 us per cloud in batches of 64 clouds, 43-72
+us in batches of 1024-4096 (their n x n temporaries leave the cache) and 59 us in batches of 16;
+a whole solve took the same time within 5% from 2^15 to 2^18 numbers (d = 8 and 32)."""
 
 
 class Trajectory:
@@ -50,6 +51,9 @@ class Observed:
         self.pending_elements = 0
 
     def record(self, time_index: Tensor, system: Tensor, x: Tensor) -> None:
+        if not self.pending and x.numel() >= OBSERVE_ELEMENTS:
+            self._observe_in_parts(time_index * self.systems + system, x)
+            return
         self.pending.append((time_index * self.systems + system, x))
         self.pending_elements += x.numel()
         if self.pending_elements >= OBSERVE_ELEMENTS:
@@ -61,6 +65,14 @@ class Observed:
         rows = torch.cat([rows for rows, _ in self.pending])
         x = torch.cat([x for _, x in self.pending])
         self.pending, self.pending_elements = [], 0
+        self._observe_in_parts(rows, x)
+
+    def _observe_in_parts(self, rows: Tensor, x: Tensor) -> None:
+        size = max(1, OBSERVE_ELEMENTS // x[0].numel())
+        for part_rows, part in zip(rows.split(size), x.split(size), strict=True):
+            self._observe(part_rows, part)
+
+    def _observe(self, rows: Tensor, x: Tensor) -> None:
         observed = self.observe(x)
         if not isinstance(observed, dict) or not all(
             isinstance(v, Tensor) and v.ndim >= 1 and v.shape[0] == len(x)

@@ -2,10 +2,10 @@
 
 The leading dimensions of the cloud x0 (*batch, n, d) are S independent systems. Each system has
 its own time and step size and is accepted or rejected on its own error, so a hard system never
-shortens an easy one's steps; the stage combinations are one fused ``baddbmm`` per stage over all
-running systems, and systems leave the batch when they pass the last output time. Output times
-never shorten a step: every accepted step evaluates its dense output at the output times it
-passes.
+shortens an easy one's steps; a stage combination is one matrix product over all running systems
+(the stages are laid out (7, systems x n d)), and systems leave the batch when they pass the last
+output time. Output times never shorten a step: every accepted step evaluates its dense output at
+the output times it passes, all of them in one batched product.
 """
 
 from __future__ import annotations
@@ -119,8 +119,12 @@ def solve_ensemble(
 
 class _Run:
     """The running systems, compacted: ``ids`` (A,) among the S systems, times ``t`` and steps
-    ``h`` (A,) in float64, states ``y`` (A, n d), stages ``k`` (A, 7, n d) with k[:, 0] = f(t, y)
-    (FSAL), ``next`` the index of each system's next output time; counts per system (S,)."""
+    ``h`` (A,) in float64, states ``y`` (A, n d), stages ``k`` (7, A, n d) with k[0] = f(t, y)
+    (FSAL), ``next`` the index of each system's next output time; counts per system (S,).
+
+    A stage's state y + h sum_j a_ij k_j is one matrix product of the tableau row with the
+    stages laid out (7, A n d), then one ``addcmul`` for the per-system h; the error and the dense
+    output's polynomial coefficients are matrix products of the same kind."""
 
     def __init__(
         self,
@@ -137,9 +141,9 @@ class _Run:
         self.field, self.tableau, self.times = field, tableau, times
         self.params, self.rtol, self.atol = params, rtol, atol
         like = {"dtype": clouds.dtype, "device": clouds.device}
-        self.a = [torch.tensor(row, **like).view(1, 1, -1) for row in tableau.a]
+        self.a = [torch.tensor(row, **like).view(1, -1) for row in tableau.a]
         self.c = tableau.c
-        self.e = torch.tensor(tableau.e, **like).view(1, 1, -1)
+        self.e = torch.tensor(tableau.e, **like).view(1, -1)
         self.dense = torch.tensor(tableau.dense, **like)
         self.calls = 0
         self.ids = torch.arange(systems, device=clouds.device)
@@ -148,11 +152,11 @@ class _Run:
         self.rejected = torch.zeros_like(self.accepted)
         self.t = times[0].expand(systems).clone()
         self.y = clouds.reshape(systems, -1)
-        self.k = self.y.new_empty(systems, tableau.stages, self.y.shape[1])
-        self.k[:, 0] = self.evaluate(self.t, self.y)
+        self.k = self.y.new_empty(tableau.stages, systems, self.y.shape[1])
+        self.k[0] = self.evaluate(self.t, self.y)
         if first_step is None:
             self.h = initial_step(
-                self.evaluate, self.t, self.y, self.k[:, 0], tableau.order - 1, rtol, atol
+                self.evaluate, self.t, self.y, self.k[0], tableau.order - 1, rtol, atol
             )
         else:
             self.h = torch.full_like(self.t, first_step)
@@ -168,15 +172,20 @@ class _Run:
             raise ValueError(f"field returned {found} for x of shape {tuple(x.shape)}")
         return out.reshape(y.shape)
 
+    def combine(self, weights: Tensor, count: int) -> Tensor:
+        """sum_j weights[:, j] k_j over the first ``count`` stages, shape (rows, A, n d)."""
+        stages = self.k[:count].view(count, -1)
+        return (weights @ stages).view(len(weights), *self.y.shape)
+
     def step(self, recorder: Recorder, max_steps: int) -> None:
         """One attempted step of every running system; record the output times it passes."""
         if bool((self.accepted[self.ids] + self.rejected[self.ids] >= max_steps).any()):
             raise RuntimeError(f"max_steps={max_steps} reached before the last output time")
-        y, k, h = self.y.unsqueeze(1), self.k, self.h.to(self.y.dtype).view(-1, 1, 1)
+        k, h = self.k, self.h.to(self.y.dtype)[:, None]
         for i in range(1, self.tableau.stages):
-            stage = torch.baddbmm(y, h * self.a[i], k[:, :i]).squeeze(1)
-            k[:, i] = self.evaluate(self.t + self.c[i] * self.h, stage)
-        error = torch.bmm(h * self.e, k).squeeze(1)
+            stage = torch.addcmul(self.y, h, self.combine(self.a[i], i)[0])
+            k[i] = self.evaluate(self.t + self.c[i] * self.h, stage)
+        error = h * self.combine(self.e, self.tableau.stages)[0]
         ratio = error_ratio(error, self.y, stage, self.rtol, self.atol)
         ratio = torch.where(torch.isfinite(ratio), ratio, torch.inf)
         accept = ratio <= 1
@@ -184,8 +193,12 @@ class _Run:
         passed = torch.searchsorted(self.times, t_new, right=True) - self.next
         passed = torch.where(accept, passed, 0)
         self._record(recorder, passed)
-        self.y = torch.where(accept[:, None], stage, self.y)
-        k[:, 0] = torch.where(accept[:, None], k[:, -1], k[:, 0])
+        if bool(accept.all()):
+            self.y = stage
+            k[0] = k[-1]
+        else:
+            self.y = torch.where(accept[:, None], stage, self.y)
+            k[0] = torch.where(accept[:, None], k[-1], k[0])
         self.t = torch.where(accept, t_new, self.t)
         self.next = self.next + passed
         self.h = self.h * step_factor(ratio, self.tableau.order).to(self.h.dtype)
@@ -198,27 +211,34 @@ class _Run:
             self._keep(running)
 
     def _record(self, recorder: Recorder, passed: Tensor) -> None:
-        """Dense output at the output times each system passed in its accepted step: for each
-        rank j among the times passed within one step, one fused ``baddbmm`` over the running
-        systems (cheaper than gathering the stages of those that passed), then their rows."""
-        last = len(self.times) - 1
-        for j in range(int(passed.max())):
-            index = (self.next + j).clamp(max=last)
-            theta = (self.times.index_select(0, index) - self.t) / self.h
-            powers = torch.stack([theta, theta**2, theta**3, theta**4], -1).to(self.y.dtype)
-            weights = (self.h.to(self.y.dtype)[:, None] * (powers @ self.dense)).unsqueeze(1)
-            x = torch.baddbmm(self.y.unsqueeze(1), weights, self.k).squeeze(1)
-            rows = (passed > j).nonzero().squeeze(1)
-            recorder.record(
-                index.index_select(0, rows),
-                self.ids.index_select(0, rows),
-                x.index_select(0, rows).view(-1, self.n, self.d),
-            )
+        """Dense output at the output times each system passed in its accepted step: with
+        r_p = sum_i dense[p, i] k_i (one matrix product), the j-th time passed by each system
+        is y + sum_p h theta^(p+1) r_p, for every j below the most any system passed in one
+        ``baddbmm``; then the rows of the (system, j) pairs that passed, recorded together."""
+        count = int(passed.max())
+        if count == 0:
+            return
+        ranks = torch.arange(count, device=passed.device)
+        index = (self.next[:, None] + ranks).clamp(max=len(self.times) - 1)
+        theta = (self.times[index] - self.t[:, None]) / self.h[:, None]
+        powers = torch.stack([theta, theta**2, theta**3, theta**4], -1).to(self.y.dtype)
+        weights = self.h.to(self.y.dtype)[:, None, None] * powers
+        polynomial = self.combine(self.dense, self.tableau.stages).transpose(0, 1)
+        x = torch.baddbmm(self.y.unsqueeze(1), weights, polynomial).view(-1, self.n, self.d)
+        if bool((passed == count).all()):
+            recorder.record(index.flatten(), self.ids.repeat_interleave(count), x)
+            return
+        pairs = (passed[:, None] > ranks).flatten().nonzero().squeeze(1)
+        recorder.record(
+            index.flatten().index_select(0, pairs),
+            self.ids.index_select(0, pairs // count),
+            x.index_select(0, pairs),
+        )
 
     def _keep(self, rows: Tensor) -> None:
         """Drop the systems that passed the last output time."""
         self.ids, self.t, self.h = self.ids[rows], self.t[rows], self.h[rows]
-        self.y, self.k, self.next = self.y[rows], self.k[rows], self.next[rows]
+        self.y, self.k, self.next = self.y[rows], self.k[:, rows], self.next[rows]
         if self.params is not None:
             self.params = self.params[rows]
 
