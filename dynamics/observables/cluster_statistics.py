@@ -67,16 +67,22 @@ def check_span_threshold(threshold: float, n: int, dtype: torch.dtype) -> float:
     return threshold
 
 
-def span_dimension(x: Tensor, threshold: float = SPAN_THRESHOLD) -> Tensor:
+def span_dimension(
+    x: Tensor, threshold: float = SPAN_THRESHOLD, *, cosines: Tensor | None = None
+) -> Tensor:
     """#{k : lambda_k(U U^T) > threshold} over the eigenvalues of the directions' Gram matrix,
-    shape (...), dtype long; ``threshold`` as ``check_span_threshold`` accepts."""
+    shape (...), dtype long; ``threshold`` as ``check_span_threshold`` accepts. ``cosines``, if
+    given, must be ``pairwise_cosines(x)`` (not checked): with n <= d it is the Gram matrix."""
     check_cloud("x", x)
     n, d = x.shape[-2:]
     threshold = check_span_threshold(threshold, n, x.dtype)
-    unit = normalize(x)
-    gram = unit @ unit.transpose(-1, -2) if n <= d else unit.transpose(-1, -2) @ unit
-    gram.diagonal(0, -2, -1).sub_(threshold)
-    return positive_eigenvalue_count(gram)
+    if n <= d:
+        gram = pairwise_cosines(x) if cosines is None else cosines
+    else:
+        unit = normalize(x)
+        gram = unit.transpose(-1, -2) @ unit
+    diagonal = gram.diagonal(0, -2, -1) - threshold
+    return positive_eigenvalue_count(gram.diagonal_scatter(diagonal, 0, -2, -1))
 
 
 def cluster_sizes(labels: Tensor) -> Tensor:

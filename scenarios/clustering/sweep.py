@@ -170,7 +170,7 @@ def draw_weights(config: ClusteringConfig, generators: Sequence[torch.Generator]
 def observables(config: ClusteringConfig, beta: float) -> Callable[[Tensor], dict[str, Tensor]]:
     """The per-seed observables (module docstring) of clouds (m, n, d), as a function: one cosine
     matrix per cloud serves the clusters, the minimum, the pair collisions (as
-    ``dynamics.pair_collision_fraction``) and the energy."""
+    ``dynamics.pair_collision_fraction``), the energy and, for n <= d, the span dimension."""
     n = config.n
     pairs = max(n * (n - 1), 1)
 
@@ -190,7 +190,7 @@ def observables(config: ClusteringConfig, beta: float) -> Callable[[Tensor], dic
             "min_cosine": cosines.flatten(-2).amin(-1).clamp(-1.0, 1.0),
             "collisions": ((cosines > dynamics.COLLISION_COSINE).sum((-1, -2)) - n).to(x.dtype)
             / pairs,
-            "span": dynamics.span_dimension(unit),
+            "span": dynamics.span_dimension(unit, cosines=cosines),
             "largest_cluster": sizes.amax(-1).to(x.dtype) / n,
             "norm_error": (norms - 1).abs().amax(-1),
         }

@@ -81,14 +81,20 @@ def test_span_dimension_thresholds_between_known_eigenvalues(dtype, d):
 @pytest.mark.parametrize("n, d", [(12, 30), (30, 12)])
 def test_span_dimension_is_the_count_of_the_gram_eigenvalues_either_way(n, d):
     """Clouds in r-dimensional subspaces, batched, with n < d and n > d: the count of
-    eigenvalues of U U^T above the threshold, and r at the default."""
+    eigenvalues of U U^T above the threshold, and r at the default; the same from the cosines
+    when the caller has them."""
     generator = torch.Generator().manual_seed(2)
     for r in (1, 3, 7):
         basis = torch.linalg.qr(torch.randn(d, r, generator=generator, dtype=torch.float64))[0]
         x = torch.randn(4, n, r, generator=generator, dtype=torch.float64) @ basis.T
         assert torch.equal(dynamics.span_dimension(x), torch.full((4,), r))
+        cosines = dynamics.pairwise_cosines(x)
+        kept = cosines.clone()
         for threshold in (0.05, 0.5, 2.0):
-            assert torch.equal(dynamics.span_dimension(x, threshold), gram_count(x, threshold))
+            expected = gram_count(x, threshold)
+            assert torch.equal(dynamics.span_dimension(x, threshold), expected)
+            assert torch.equal(dynamics.span_dimension(x, threshold, cosines=cosines), expected)
+        assert torch.equal(cosines, kept)  # the caller's cosines are left as they were
 
 
 def test_span_dimension_refuses_an_unresolvable_threshold():
