@@ -6,8 +6,8 @@ declares the kinds of field the solvers accept. Subpackages: ``geometry`` (spher
 ``attention`` (attention fields, streaming kernels, weighted clouds), ``momentum`` (accelerated and
 damped Hamiltonian fields, friction), ``mean_field`` (circle velocity, particle-in-cell, Gaussian
 closure), ``blocks`` (transformer blocks, time-dependent weights, LoRA, BERT, in-context layers),
-``observables``; ``sampling``, ``checks`` and ``field`` at the top. Every public name is
-importable from ``dynamics`` itself. ``dynamics`` imports neither ``solvers`` nor ``scenarios``.
+``observables``; ``sampling``, ``checks``, ``inertia`` and ``field`` at the top. Every public name
+is importable from ``dynamics`` itself. ``dynamics`` imports neither ``solvers`` nor ``scenarios``.
 """
 
 from dynamics.attention.batched_weights import BATCHED_NORMALIZATIONS, BatchedWeightsAttention
@@ -74,6 +74,7 @@ from dynamics.geometry.spaces import (
 )
 from dynamics.geometry.span import span_coordinates, span_width
 from dynamics.geometry.sphere import exp_map, geodesic_flow, normalize, project_tangent
+from dynamics.inertia import positive_eigenvalue_count
 from dynamics.mean_field.circle import (
     CIRCLE_NORMALIZATIONS,
     CircleVelocity,
@@ -125,7 +126,8 @@ from dynamics.observables.cloud import (
 )
 from dynamics.observables.cluster_statistics import (
     COLLISION_COSINE,
-    SPAN_RTOL,
+    SPAN_THRESHOLD,
+    check_span_threshold,
     cluster_sizes,
     largest_cluster_fraction,
     pair_collision_fraction,
@@ -179,7 +181,7 @@ __all__ = [
     "PROJECTIONS",
     "QUERY_KEY_ENSEMBLES",
     "RENYI_PARKING_CONSTANT",
-    "SPAN_RTOL",
+    "SPAN_THRESHOLD",
     "SPHERE",
     "VALUE_ENSEMBLES",
     "Accelerated",
@@ -230,6 +232,7 @@ __all__ = [
     "check_int",
     "check_masses",
     "check_real",
+    "check_span_threshold",
     "circle_cluster_count",
     "circle_kernels",
     "circle_renyi_center_mean",
@@ -272,6 +275,7 @@ __all__ = [
     "pairwise_cosines",
     "peri_ln_layer",
     "phase_space_moments",
+    "positive_eigenvalue_count",
     "post_ln_layer",
     "pre_ln_layer",
     "pretrained_module",

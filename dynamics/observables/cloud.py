@@ -80,20 +80,45 @@ def connected_labels(linked: Tensor) -> Tensor:
     and True diagonal: each vertex gets the smallest index in its component, shape (..., n),
     dtype long.
 
-    Label propagation with pointer jumping, l <- l[min_{j linked to i} l_j], until no label
-    changes; the labels are held in the narrowest integer type that counts to n (int16 for
-    n < 2^15: a quarter of the memory traffic of int64, measured 3x faster at n = 32).
+    A graph is a union of cliques (its relation is transitive, as for tight clusters) iff
+    linked[i, j] = [first_i = first_j] for all i, j, where first_i = min{j : linked[i, j]}; its
+    labels are then ``first``. The other graphs, gathered, go on by label propagation with
+    pointer jumping, l <- l[min_{j linked to i} l_j], from l = (0, ..., n - 1) (whose first
+    step gives first[first]), each graph until none of its labels changes. Labels are held in
+    the narrowest integer type that counts to n (int16 for n < 2^15: a quarter of the memory
+    traffic of int64, measured 3x faster at n = 32).
     """
+    if not isinstance(linked, Tensor) or linked.dtype != torch.bool:
+        got = linked.dtype if isinstance(linked, Tensor) else type(linked).__name__
+        raise TypeError(f"linked must be a boolean torch.Tensor (..., n, n), got {got}")
     n = linked.shape[-1]
     dtype = torch.int16 if n < 2**15 else torch.int32
-    labels = torch.arange(n, dtype=dtype, device=linked.device).expand(linked.shape[:-1])
-    sentinel = torch.tensor(n, dtype=dtype, device=linked.device)
-    while True:
+    first = linked.view(torch.uint8).argmax(-1).to(dtype)  # argmax: the first maximal index
+    cliques = (linked == (first[..., :, None] == first[..., None, :])).flatten(-2).all(-1)
+    if bool(cliques.all()):
+        return first.long()
+    labels = first.reshape(-1, n)
+    others = ~cliques.reshape(-1)
+    pointers = labels[others]
+    labels[others] = _propagate(
+        linked.reshape(-1, n, n)[others], pointers.gather(-1, pointers.long())
+    )
+    return labels.reshape(first.shape).long()
+
+
+def _propagate(linked: Tensor, labels: Tensor) -> Tensor:
+    """Label propagation with pointer jumping on graphs (m, n, n) from labels (m, n), each graph
+    until none of its labels changes (a graph that has converged leaves the batch)."""
+    sentinel = torch.tensor(linked.shape[-1], dtype=labels.dtype, device=linked.device)
+    converged = torch.empty_like(labels)
+    running = torch.arange(labels.shape[0], device=labels.device)
+    while running.numel():
         neighbour_min = torch.where(linked, labels[..., None, :], sentinel).amin(-1)
         jumped = torch.gather(neighbour_min, -1, neighbour_min.long())
-        if torch.equal(jumped, labels):
-            return labels.long()
-        labels = jumped
+        moved = (jumped != labels).any(-1)
+        converged[running[~moved]] = labels[~moved]
+        running, linked, labels = running[moved], linked[moved], jumped[moved]
+    return converged
 
 
 def cluster_count(x: Tensor, tol: float = 1e-2) -> Tensor:

@@ -6,12 +6,15 @@ Each is measured on the directions u_i = x_i / |x_i|:
   have collided; c = 0.999 is the threshold of the phase diagrams of Geshkovski, Letrouit,
   Polyanskiy, Rigollet, "A mathematical perspective on Transformers" (their script records this
   fraction over (t, beta)). It is 1 exactly when every pair is within angle arccos(c).
-- ``span_dimension``: the numerical rank of the n x d matrix U of directions, #{k : s_k > rtol s_1}
-  over its singular values s_1 >= s_2 >= ...: the dimension of the subspace the tokens span, up
-  to a relative tolerance (1 for one cluster, the number of clusters when their centres are in
-  general position and each cluster is tight compared with rtol). The s_k^2 are the eigenvalues
-  of the smaller Gram matrix, U U^T (n x n) or U^T U (d x d), whose ``eigvalsh`` costs less than
-  an SVD; computed to about eps s_1^2, so rtol^2 must stay well above the dtype's eps.
+- ``span_dimension``: #{k : lambda_k(G) > threshold} over the eigenvalues of the Gram matrix of
+  the directions, G = U U^T (G_ij = <u_i, u_j>), threshold = 1e-3: the dimension of the subspace
+  the tokens span, as the plotdim mode of that paper's phase-diagram script counts it (1 for one
+  cluster, the number of clusters when their centres are in general position and each cluster is
+  tight). The eigenvalues lie in [0, n] (G >= 0, trace n) and are those of U^T U (d x d) but for
+  zeros, so the smaller Gram matrix serves; the count is the number of positive eigenvalues of
+  G - threshold I, read from its LDL^T factorisation (``dynamics.positive_eigenvalue_count``)
+  without an eigendecomposition. G is formed and factored to about eps n, so the threshold must
+  stay well above it.
 - ``cluster_sizes``: from labels (``dynamics.cluster_labels``), the number of tokens of each
   cluster at the index of its label (0 elsewhere); ``largest_cluster_fraction``: the largest
   cluster's size over n (single linkage at cos > 1 - tol): 1 for a single cluster, 1/n when no
@@ -20,23 +23,22 @@ Each is measured on the directions u_i = x_i / |x_i|:
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
 from dynamics.checks import check_cloud, check_real
 from dynamics.geometry.sphere import normalize
+from dynamics.inertia import positive_eigenvalue_count
 from dynamics.observables.cloud import cluster_labels, pairwise_cosines
 
 COLLISION_COSINE = 0.999
 """The paper's threshold: two tokens have collided when their cosine exceeds it."""
 
-SPAN_RTOL = 1e-2
-"""Default relative tolerance of ``span_dimension`` on the singular values."""
+SPAN_THRESHOLD = 1e-3
+"""The paper's threshold: ``span_dimension`` counts the Gram eigenvalues above it."""
 
 _RESOLVED_EPS = 100.0
-"""``span_dimension`` needs rtol^2 >= this many eps of the dtype."""
+"""``span_dimension`` needs threshold >= this many eps n of the dtype."""
 
 
 def pair_collision_fraction(x: Tensor, cosine: float = COLLISION_COSINE) -> Tensor:
@@ -49,22 +51,38 @@ def pair_collision_fraction(x: Tensor, cosine: float = COLLISION_COSINE) -> Tens
     return above.to(cosines.dtype) / max(n * (n - 1), 1)
 
 
-def span_dimension(x: Tensor, rtol: float = SPAN_RTOL) -> Tensor:
-    """#{k : s_k > rtol s_1} over the singular values of the directions' matrix, shape (...),
-    dtype long."""
-    check_cloud("x", x)
-    rtol = check_real("rtol", rtol, minimum=0.0, strict=True)
-    lowest = math.sqrt(_RESOLVED_EPS * torch.finfo(x.dtype).eps)
-    if not lowest <= rtol < 1:
+def check_span_threshold(threshold: float, n: int, dtype: torch.dtype) -> float:
+    """``threshold`` if ``span_dimension`` resolves it on n tokens in ``dtype``: 100 eps n <=
+    threshold < n (the Gram eigenvalues lie in [0, n] and are resolved to about eps n); else
+    ValueError (TypeError if it is not a real number)."""
+    threshold = check_real("threshold", threshold, minimum=0.0, strict=True)
+    lowest = _RESOLVED_EPS * torch.finfo(dtype).eps * n
+    if not lowest <= threshold < n:
+        wider = "" if dtype == torch.float64 else ", or float64 tokens"
         raise ValueError(
-            f"rtol={rtol!r} is not accepted in {x.dtype}; expected {lowest:.2g} <= rtol < 1 "
-            "(the squared singular values are resolved to about eps s_1^2)"
+            f"threshold={threshold!r} is not accepted for n={n} in {dtype}; expected "
+            f"{lowest:.2g} <= threshold < {n} (the Gram eigenvalues lie in [0, n] and are "
+            f"resolved to about eps n){wider}"
         )
-    unit = normalize(x)
+    return threshold
+
+
+def span_dimension(
+    x: Tensor, threshold: float = SPAN_THRESHOLD, *, cosines: Tensor | None = None
+) -> Tensor:
+    """#{k : lambda_k(U U^T) > threshold} over the eigenvalues of the directions' Gram matrix,
+    shape (...), dtype long; ``threshold`` as ``check_span_threshold`` accepts. ``cosines``, if
+    given, must be ``pairwise_cosines(x)`` (not checked): with n <= d it is the Gram matrix."""
+    check_cloud("x", x)
     n, d = x.shape[-2:]
-    gram = unit @ unit.transpose(-1, -2) if n <= d else unit.transpose(-1, -2) @ unit
-    squares = torch.linalg.eigvalsh(gram)  # ascending
-    return (squares > rtol**2 * squares[..., -1:]).sum(-1)
+    threshold = check_span_threshold(threshold, n, x.dtype)
+    if n <= d:
+        gram = pairwise_cosines(x) if cosines is None else cosines
+    else:
+        unit = normalize(x)
+        gram = unit.transpose(-1, -2) @ unit
+    diagonal = gram.diagonal(0, -2, -1) - threshold
+    return positive_eigenvalue_count(gram.diagonal_scatter(diagonal, 0, -2, -1))
 
 
 def cluster_sizes(labels: Tensor) -> Tensor:

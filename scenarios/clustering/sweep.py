@@ -16,10 +16,11 @@ Observed at every output time t_k, per seed (on the retracted tokens u_i = x_i /
 the cluster count (``dynamics.cluster_labels``' clusters), min_ij <u_i, u_j>, the normalized energy
 E_beta / E_max (beta > 0), the fraction of pairs i < j with <u_i, u_j> > 0.999
 (``dynamics.pair_collision_fraction``: the statistic the phase diagrams of "A mathematical
-perspective on Transformers" plot), the span dimension (``dynamics.span_dimension``, relative
-tolerance ``dynamics.SPAN_RTOL`` = 1e-2 on the singular values), the largest cluster's share of
-the tokens (``dynamics.largest_cluster_fraction``) and max_i | |x_i| - 1 |. Besides one row per
-seed, a point keeps per run the mean over its seeds of these statistics at every output time
+perspective on Transformers" plot), the span dimension (``dynamics.span_dimension``: the number
+of eigenvalues of the Gram matrix <u_i, u_j> above ``dynamics.SPAN_THRESHOLD`` = 1e-3, as that
+paper's script counts it), the largest cluster's share of the tokens
+(``dynamics.largest_cluster_fraction``) and max_i | |x_i| - 1 |. Besides one row per seed, a
+point keeps per run the mean over its seeds of these statistics at every output time
 (``mean_series``; the probability of a single cluster is the mean of [clusters = 1]): O(times x
 statistics) numbers, drawn by ``attnflow plot phase DIR --x t ...``.
 
@@ -80,13 +81,15 @@ takes its own steps, so the chunking changes no result."""
 
 
 def check_batchable(config: ClusteringConfig) -> None:
-    """Refuse settings a batched seed solve cannot honour (raises ValueError)."""
+    """Refuse settings a batched seed solve cannot honour, or whose span dimension the dtype
+    does not resolve (raises ValueError)."""
     if config.random_weights and config.method not in STREAMED_METHODS:
         raise ValueError(
             f"method={config.method!r} is not accepted with random weights (query_key="
             f"{config.query_key!r}, value={config.value!r}); expected one of "
             f"{', '.join(STREAMED_METHODS)}, which hands every seed its own weights"
         )
+    dynamics.check_span_threshold(dynamics.SPAN_THRESHOLD, config.n, DTYPES[config.dtype])
     if config.method == "scipy_solver":
         raise ValueError(
             "method='scipy_solver' is not accepted in a sweep: LSODA would integrate all seeds "
@@ -167,7 +170,7 @@ def draw_weights(config: ClusteringConfig, generators: Sequence[torch.Generator]
 def observables(config: ClusteringConfig, beta: float) -> Callable[[Tensor], dict[str, Tensor]]:
     """The per-seed observables (module docstring) of clouds (m, n, d), as a function: one cosine
     matrix per cloud serves the clusters, the minimum, the pair collisions (as
-    ``dynamics.pair_collision_fraction``) and the energy."""
+    ``dynamics.pair_collision_fraction``), the energy and, for n <= d, the span dimension."""
     n = config.n
     pairs = max(n * (n - 1), 1)
 
@@ -187,7 +190,7 @@ def observables(config: ClusteringConfig, beta: float) -> Callable[[Tensor], dic
             "min_cosine": cosines.flatten(-2).amin(-1).clamp(-1.0, 1.0),
             "collisions": ((cosines > dynamics.COLLISION_COSINE).sum((-1, -2)) - n).to(x.dtype)
             / pairs,
-            "span": dynamics.span_dimension(unit),
+            "span": dynamics.span_dimension(unit, cosines=cosines),
             "largest_cluster": sizes.amax(-1).to(x.dtype) / n,
             "norm_error": (norms - 1).abs().amax(-1),
         }

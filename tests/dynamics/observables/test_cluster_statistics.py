@@ -34,38 +34,86 @@ def test_pair_collision_fraction_counts_the_collided_pairs():
     assert dynamics.pair_collision_fraction(batch).shape == (2,)
 
 
-def test_span_dimension_is_the_dimension_of_the_tokens_subspace():
-    """Tokens drawn in an r-dimensional subspace of R^d span r dimensions; tight clusters on
-    r orthogonal axes count r at rtol = 1e-2, and their spread shows at a smaller rtol."""
+def gram_count(x: torch.Tensor, threshold: float) -> torch.Tensor:
+    """The definition: #{eigenvalues of U U^T (n x n) > threshold}, by eigvalsh in float64."""
+    unit = dynamics.normalize(x.double())
+    return (torch.linalg.eigvalsh(unit @ unit.mT) > threshold).sum(-1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("d", [8, 64])
+def test_span_dimension_counts_tight_clusters_in_general_position(dtype, d):
+    """k tight clusters (angle ~1e-4) around random centres span k dimensions, with n = 32 tokens
+    in d = 8 < n (the d x d Gram matrix) and d = 64 > n (the n x n one)."""
     generator = torch.Generator().manual_seed(1)
-    d, n = 10, 20
+    for k in range(1, 7):
+        centres = torch.randn(k, d, generator=generator, dtype=torch.float64)
+        centres = torch.linalg.qr(centres.T)[0].T  # k orthonormal directions
+        mixed = torch.randn(k, k, generator=generator, dtype=torch.float64) @ centres
+        for directions in (centres, mixed):  # orthogonal and in general position
+            x = clusters_at(directions, [32 // k] * (k - 1) + [32 - (k - 1) * (32 // k)], 1e-4)
+            assert int(dynamics.span_dimension(x.to(dtype))) == k
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("d", [2, 40])
+def test_span_dimension_thresholds_between_known_eigenvalues(dtype, d):
+    """n tokens at angles +-a from e_1 in the plane (e_1, e_2): U^T U = diag(n cos^2 a,
+    n sin^2 a), so the count is 2 below n sin^2 a, 1 between it and n cos^2 a, 0 above (up to
+    n); and coinciding tokens in clusters of 5, 3, 1 on orthogonal axes: U U^T = diag(J_5, J_3,
+    J_1), with eigenvalues 5, 3, 1 and 0."""
+    n, a = 24, 0.05
+    sides = torch.tensor([1.0, -1.0], dtype=torch.float64).repeat(n // 2)
+    x = torch.zeros(n, d, dtype=torch.float64)
+    x[:, 0], x[:, 1] = math.cos(a), sides * math.sin(a)
+    small, large = n * math.sin(a) ** 2, n * math.cos(a) ** 2
+    for threshold, expected in ((0.9 * small, 2), (1.1 * small, 1), (0.99 * large, 1)):
+        assert int(dynamics.span_dimension(x.to(dtype), threshold)) == expected
+    assert int(dynamics.span_dimension(x.to(dtype), (large + n) / 2)) == 0  # below n
+    if d < 3:
+        return
+    axes = torch.eye(d, dtype=torch.float64)
+    clusters = torch.cat([axes[0].expand(5, d), axes[1].expand(3, d), axes[2].expand(1, d)])
+    for threshold, expected in ((1e-3, 3), (0.5, 3), (2.0, 2), (4.0, 1), (6.0, 0)):
+        assert int(dynamics.span_dimension(clusters.to(dtype), threshold)) == expected
+
+
+@pytest.mark.parametrize("n, d", [(12, 30), (30, 12)])
+def test_span_dimension_is_the_count_of_the_gram_eigenvalues_either_way(n, d):
+    """Clouds in r-dimensional subspaces, batched, with n < d and n > d: the count of
+    eigenvalues of U U^T above the threshold, and r at the default; the same from the cosines
+    when the caller has them."""
+    generator = torch.Generator().manual_seed(2)
     for r in (1, 3, 7):
         basis = torch.linalg.qr(torch.randn(d, r, generator=generator, dtype=torch.float64))[0]
-        x = torch.randn(n, r, generator=generator, dtype=torch.float64) @ basis.T
-        assert int(dynamics.span_dimension(x)) == r
-    clusters = clusters_at(torch.eye(d, dtype=torch.float64)[:3], [4, 4, 4], spread=1e-4)
-    assert int(dynamics.span_dimension(clusters)) == 3
-    assert int(dynamics.span_dimension(clusters, rtol=1e-6)) > 3
-    assert int(dynamics.span_dimension(clusters[:8])) == 2
+        x = torch.randn(4, n, r, generator=generator, dtype=torch.float64) @ basis.T
+        assert torch.equal(dynamics.span_dimension(x), torch.full((4,), r))
+        cosines = dynamics.pairwise_cosines(x)
+        kept = cosines.clone()
+        for threshold in (0.05, 0.5, 2.0):
+            expected = gram_count(x, threshold)
+            assert torch.equal(dynamics.span_dimension(x, threshold), expected)
+            assert torch.equal(dynamics.span_dimension(x, threshold, cosines=cosines), expected)
+        assert torch.equal(cosines, kept)  # the caller's cosines are left as they were
 
 
-def test_span_dimension_uses_the_smaller_gram_matrix_either_way():
-    """n < d and n > d give the singular-value rank of the direction matrix."""
-    generator = torch.Generator().manual_seed(2)
-    for n, d in ((5, 9), (9, 5)):
-        x = torch.randn(n, d, generator=generator, dtype=torch.float64)
-        x[:, -1] = 1e-4 * x[:, 0]  # a direction far below rtol = 1e-2 of the largest
-        unit = dynamics.normalize(x)
-        expected = int(torch.linalg.matrix_rank(unit, rtol=1e-2))
-        assert int(dynamics.span_dimension(x)) == expected
-
-
-def test_span_dimension_refuses_an_unresolvable_tolerance():
-    x = torch.eye(3, dtype=torch.float32)
-    with pytest.raises(ValueError, match=r"rtol=1e-06 is not accepted in torch.float32"):
-        dynamics.span_dimension(x, rtol=1e-6)
-    with pytest.raises(ValueError, match="rtol"):
-        dynamics.span_dimension(x, rtol=1.0)
+def test_span_dimension_refuses_an_unresolvable_threshold():
+    """The threshold must be in [100 eps n, n): 100 eps n = 3.8e-4 for n = 32 in float32, and
+    the default 1e-3 passes up to n = 83 in float32."""
+    x = torch.eye(32, dtype=torch.float32)
+    with pytest.raises(ValueError, match=r"threshold=0.0001 is not accepted for n=32 in torch.fl"):
+        dynamics.span_dimension(x, threshold=1e-4)
+    assert int(dynamics.span_dimension(x, threshold=4e-4)) == 32
+    assert int(dynamics.span_dimension(x.double(), threshold=1e-4)) == 32
+    with pytest.raises(ValueError, match=r"threshold=32.0 .* expected .* <= threshold < 32"):
+        dynamics.span_dimension(x, threshold=32.0)
+    with pytest.raises(ValueError, match=r"threshold=0.0 must be > 0"):
+        dynamics.span_dimension(x, threshold=0.0)
+    with pytest.raises(TypeError, match="threshold='1e-3' must be a real number"):
+        dynamics.span_dimension(x, threshold="1e-3")
+    assert dynamics.check_span_threshold(1e-3, 83, torch.float32) == 1e-3
+    with pytest.raises(ValueError, match=r"n=84 in torch.float32; .* or float64 tokens"):
+        dynamics.check_span_threshold(1e-3, 84, torch.float32)
 
 
 def test_cluster_sizes_and_the_largest_cluster_fraction():

@@ -1,0 +1,36 @@
+"""The inertia of symmetric matrices from a factorisation, without their eigenvalues.
+
+Sylvester's law of inertia: A and S A S^T have as many positive eigenvalues for any invertible S.
+The Bunch-Kaufman factorisation A = P L D L^T P^T (LAPACK ``sytrf``, ``torch.linalg.ldl_factor``;
+J. R. Bunch, L. Kaufman, "Some stable methods for calculating inertia and solving symmetric
+linear systems") has L unit lower triangular and D block diagonal with 1 x 1 and 2 x 2 blocks, so
+#{eigenvalues of A > 0} = #{1 x 1 blocks > 0} + #{2 x 2 blocks}: a Bunch-Kaufman 2 x 2 block has a
+negative determinant, hence exactly one positive eigenvalue. The factorisation costs m^3 / 3
+flops with no iteration, several times less than ``eigvalsh`` at m = 32.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def positive_eigenvalue_count(matrix: Tensor) -> Tensor:
+    """#{k : lambda_k(A) > 0} for symmetric A of shape (..., m, m), shape (...), dtype long.
+
+    Only the lower triangle is read (A is taken symmetric). A zero eigenvalue counts as not
+    positive; eigenvalues within rounding of 0 (about eps max |lambda|) may fall either way.
+    """
+    if not isinstance(matrix, Tensor) or not matrix.is_floating_point():
+        raise TypeError(f"matrix must be a floating torch.Tensor, got {type(matrix).__name__}")
+    if matrix.ndim < 2 or matrix.shape[-1] != matrix.shape[-2]:
+        raise ValueError(f"matrix must have shape (..., m, m) (square), got {tuple(matrix.shape)}")
+    factors, pivots, _ = torch.linalg.ldl_factor_ex(matrix)
+    # LAPACK's lower convention: pivots[k] > 0 marks a 1 x 1 block D_kk; pivots[k] = pivots[k + 1]
+    # < 0 a 2 x 2 block on rows k, k + 1. Bunch-Kaufman takes the 2 x 2 block [[a11, l], [l, arr]],
+    # |l| = lambda, only when |a11| sigma < alpha lambda^2 and |arr| < alpha sigma (alpha =
+    # (1 + sqrt 17) / 8 < 1), so a11 arr < alpha^2 lambda^2 < lambda^2: its determinant is
+    # negative, one eigenvalue of each sign. Each 2 x 2 block holds two negative pivots.
+    one_by_one = pivots > 0
+    positive_ones = (one_by_one & (factors.diagonal(0, -2, -1) > 0)).sum(-1)
+    return positive_ones.long() + (~one_by_one).sum(-1) // 2
