@@ -199,7 +199,7 @@ REFUSALS = [
     (["--grid", "d=2", "--seeds", "0"], ["--seeds 0", ">= 1"]),
     (["--grid", "d=2", "--set", "bta=1"], ["'bta'", "did you mean 'betas'"]),
     (["--grid", "d=2", "--set", "method=scipy_solver"], ["scipy_solver", "dopri5"]),
-    (["--grid", "n=8,96", "--set", "dtype=float32"], ["threshold=0.001", "n=96", "float64"]),
+    (["--grid", "n=8,900", "--set", "dtype=float32"], ["threshold=0.001", "n=900", "float64"]),
     (["--grid", "d=2", "--backend", "daks"], ["'daks'", "did you mean 'dask'"]),
     (["--grid", "d=2", "--address", "tcp://127.0.0.1:1"], ["--address", "dask"]),
     (["--grid", "d=2", "--workers", "0"], ["--workers 0", ">= 1"]),

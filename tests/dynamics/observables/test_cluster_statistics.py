@@ -98,22 +98,22 @@ def test_span_dimension_is_the_count_of_the_gram_eigenvalues_either_way(n, d):
 
 
 def test_span_dimension_refuses_an_unresolvable_threshold():
-    """The threshold must be in [100 eps n, n): 100 eps n = 3.8e-4 for n = 32 in float32, and
-    the default 1e-3 passes up to n = 83 in float32."""
+    """The threshold must be in [10 eps n, n): 10 eps n = 3.8e-5 for n = 32 in float32, and
+    the default 1e-3 passes up to n = 838 in float32."""
     x = torch.eye(32, dtype=torch.float32)
-    with pytest.raises(ValueError, match=r"threshold=0.0001 is not accepted for n=32 in torch.fl"):
-        dynamics.span_dimension(x, threshold=1e-4)
-    assert int(dynamics.span_dimension(x, threshold=4e-4)) == 32
-    assert int(dynamics.span_dimension(x.double(), threshold=1e-4)) == 32
+    with pytest.raises(ValueError, match=r"threshold=1e-05 is not accepted for n=32 in torch.flo"):
+        dynamics.span_dimension(x, threshold=1e-5)
+    assert int(dynamics.span_dimension(x, threshold=4e-5)) == 32
+    assert int(dynamics.span_dimension(x.double(), threshold=1e-5)) == 32
     with pytest.raises(ValueError, match=r"threshold=32.0 .* expected .* <= threshold < 32"):
         dynamics.span_dimension(x, threshold=32.0)
     with pytest.raises(ValueError, match=r"threshold=0.0 must be > 0"):
         dynamics.span_dimension(x, threshold=0.0)
     with pytest.raises(TypeError, match="threshold='1e-3' must be a real number"):
         dynamics.span_dimension(x, threshold="1e-3")
-    assert dynamics.check_span_threshold(1e-3, 83, torch.float32) == 1e-3
-    with pytest.raises(ValueError, match=r"n=84 in torch.float32; .* or float64 tokens"):
-        dynamics.check_span_threshold(1e-3, 84, torch.float32)
+    assert dynamics.check_span_threshold(1e-3, 838, torch.float32) == 1e-3
+    with pytest.raises(ValueError, match=r"n=839 in torch.float32; .* or float64 tokens"):
+        dynamics.check_span_threshold(1e-3, 839, torch.float32)
 
 
 def test_cluster_sizes_and_the_largest_cluster_fraction():
