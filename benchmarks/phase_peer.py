@@ -8,8 +8,10 @@ SA on the sphere with Q = K = V = I by
 in float64, for a batch of independent clouds, and reads the fraction of pairs with
 <x_i, x_j> > 0.999 at its checkpoints. ``script_point`` implements that stepper from this
 description (the statistic reuses the Gram matrix the step forms anyway, so it costs the script
-nothing); attnflow's point is ``scenarios.clustering.sweep.observe_run``, what ``attnflow sweep
-clustering`` runs for one (normalization, beta) at its defaults (``SWEEP.defaults``: dopri5 with
+nothing; ``--span-etas``: also its plotdim statistic, an ``eigvalsh`` of that Gram matrix at each
+checkpoint, the script's way to the span dimension attnflow streams beside the collisions);
+attnflow's point is ``scenarios.clustering.sweep.observe_run``, what ``attnflow sweep clustering``
+runs for one (normalization, beta) at its defaults (``SWEEP.defaults``: dopri5 with
 per-system steps, every observable of the sweep streamed at the output times, span coordinates
 when d > n).
 
@@ -40,25 +42,30 @@ from scenarios.clustering.sweep import SWEEP, initial_clouds, observe_run
 
 
 def script_point(
-    x0: Tensor, beta: float, eta: float, horizon: float, checkpoints: int
-) -> tuple[Tensor, Tensor]:
-    """The script's stepper on every cloud of x0 (S, n, d): the final clouds, and the
-    pair-collision fraction (checkpoints, S) at ``checkpoints`` evenly spaced steps."""
+    x0: Tensor, beta: float, eta: float, horizon: float, checkpoints: int, *, span: bool = False
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The script's stepper on every cloud of x0 (S, n, d): the final clouds, and at
+    ``checkpoints`` evenly spaced steps (checkpoints, S) the pair-collision fraction and, with
+    ``span``, the number of eigenvalues of its Gram matrix above ``dynamics.SPAN_THRESHOLD``
+    (``eigvalsh``, its plotdim statistic)."""
     steps = round(horizon / eta)
     record = set(torch.linspace(0, steps, checkpoints).round().long().tolist())
     n = x0.shape[-2]
-    fractions = []
+    statistics: dict[str, list[Tensor]] = {"collisions": [], "span": []}
     x = x0
     for step in range(steps + 1):
         gram = torch.bmm(x, x.transpose(1, 2))
         if step in record:
             above = (gram > dynamics.COLLISION_COSINE).sum((1, 2)) - n
-            fractions.append(above / (n * (n - 1)))
+            statistics["collisions"].append(above / (n * (n - 1)))
+            if span:
+                eigenvalues = torch.linalg.eigvalsh(gram)
+                statistics["span"].append((eigenvalues > dynamics.SPAN_THRESHOLD).sum(-1))
         if step == steps:
             break
         x = x + eta * torch.bmm(torch.softmax(beta * gram, -1), x)
         x = x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)
-    return x, torch.stack(fractions)
+    return x, {name: torch.stack(values) for name, values in statistics.items() if values}
 
 
 def single_cluster(x: Tensor, tol: float) -> Tensor:
@@ -94,22 +101,38 @@ def measure(args: argparse.Namespace, d: int, beta: float) -> list[object]:
         series = observe_run(config, "softmax", beta, x0, times, range(args.seeds))
         verdicts["attnflow"] = (series["clusters"][-1] == 1).int()
 
-    def script(eta: float):
+    def script(eta: float, span: bool = False):
         def run() -> None:
-            final, _ = script_point(x0, beta, eta, args.horizon, args.times - 1)
-            verdicts[f"eta={eta:g}"] = single_cluster(final, config.cluster_tol)
+            final, _ = script_point(x0, beta, eta, args.horizon, args.times - 1, span=span)
+            verdicts[script_name(eta, span)] = single_cluster(final, config.cluster_tol)
 
         return run
 
-    candidates = {"attnflow": attnflow, **{f"eta={eta:g}": script(eta) for eta in args.etas}}
+    candidates = {
+        "attnflow": attnflow,
+        **{script_name(eta): script(eta) for eta in args.etas},
+        **{script_name(eta, True): script(eta, True) for eta in args.span_etas},
+    }
     wall = benchlib.interleaved_times(candidates, repeats=args.repeats, warmup=0)
     row: list[object] = [d, f"{beta:g}", f"{float(reference.double().mean()):.3f}"]
     for name in candidates:
         agree = float((verdicts[name] == reference).double().mean())
         row += [f"{float(verdicts[name].double().mean()):.3f}", f"{agree:.3f}"]
         row.append(f"{benchlib.median(wall[name]):.2f}")
-    row += [f"{benchlib.ratio(wall, 'attnflow', f'eta={eta:g}'):.2f}" for eta in args.etas]
+    row += [f"{benchlib.ratio(wall, 'attnflow', name):.2f}" for name in script_names(args)]
     return row
+
+
+def script_name(eta: float, span: bool = False) -> str:
+    """The table's name of the script at step ``eta`` (``+span``: with its plotdim statistic)."""
+    return f"eta={eta:g}" + ("+span" if span else "")
+
+
+def script_names(args: argparse.Namespace) -> list[str]:
+    """The script candidates of a run, in the table's order."""
+    return [script_name(eta) for eta in args.etas] + [
+        script_name(eta, True) for eta in args.span_etas
+    ]
 
 
 def main() -> None:
@@ -119,6 +142,13 @@ def main() -> None:
     parser.add_argument("--dims", type=int, nargs="+", default=[8, 128])
     parser.add_argument("--betas", type=float, nargs="+", default=[1.0, 3.0, 5.0, 7.0, 9.0])
     parser.add_argument("--etas", type=float, nargs="+", default=[0.1, 0.01])
+    parser.add_argument(
+        "--span-etas",
+        type=float,
+        nargs="*",
+        default=[0.1],
+        help="steps at which the script is also timed with its span statistic (plotdim)",
+    )
     parser.add_argument("--horizon", type=float, default=30.0)
     parser.add_argument("--times", type=int, default=201)
     parser.add_argument("--reference-rtol", type=float, default=1e-10)
@@ -134,9 +164,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(benchlib.machine_description("cpu"))
     headers = ["d", "beta", "P ref"]
-    for name in ["attnflow", *(f"eta={eta:g}" for eta in args.etas)]:
+    for name in ["attnflow", *script_names(args)]:
         headers += [f"P {name}", f"agree {name}", f"s {name}"]
-    headers += [f"attnflow / eta={eta:g}" for eta in args.etas]
+    headers += [f"attnflow / {name}" for name in script_names(args)]
     rows = []
     with benchlib.MachineLoad() as load:
         for d in args.dims:

@@ -25,6 +25,10 @@ from solvers.threads import thread_count, torch_threads
 
 Recorder = Trajectory | Observed
 
+DENSE_RANKS = 4
+"""Output times per system interpolated in one product: the dense output's working memory stays
+at about 3 DENSE_RANKS states per running system however many output times a step passes."""
+
 
 @dataclass(frozen=True)
 class EnsembleStats:
@@ -213,27 +217,29 @@ class _Run:
     def _record(self, recorder: Recorder, passed: Tensor) -> None:
         """Dense output at the output times each system passed in its accepted step: with
         r_p = sum_i dense[p, i] k_i (one matrix product), the j-th time passed by each system
-        is y + sum_p h theta^(p+1) r_p, for every j below the most any system passed in one
-        ``baddbmm``; then the rows of the (system, j) pairs that passed, recorded together."""
+        is y + sum_p h theta^(p+1) r_p. The ranks j below the most any system passed go in
+        blocks of ``DENSE_RANKS``, each one ``baddbmm`` over the running systems, whose passed
+        (system, j) pairs are recorded together."""
         count = int(passed.max())
         if count == 0:
             return
-        ranks = torch.arange(count, device=passed.device)
-        index = (self.next[:, None] + ranks).clamp(max=len(self.times) - 1)
-        theta = (self.times[index] - self.t[:, None]) / self.h[:, None]
-        powers = torch.stack([theta, theta**2, theta**3, theta**4], -1).to(self.y.dtype)
-        weights = self.h.to(self.y.dtype)[:, None, None] * powers
-        polynomial = self.combine(self.dense, self.tableau.stages).transpose(0, 1)
-        x = torch.baddbmm(self.y.unsqueeze(1), weights, polynomial).view(-1, self.n, self.d)
-        if bool((passed == count).all()):
-            recorder.record(index.flatten(), self.ids.repeat_interleave(count), x)
-            return
-        pairs = (passed[:, None] > ranks).flatten().nonzero().squeeze(1)
-        recorder.record(
-            index.flatten().index_select(0, pairs),
-            self.ids.index_select(0, pairs // count),
-            x.index_select(0, pairs),
-        )
+        polynomial = self.combine(self.dense, self.tableau.stages).transpose(0, 1).contiguous()
+        for start in range(0, count, DENSE_RANKS):
+            ranks = torch.arange(start, min(start + DENSE_RANKS, count), device=passed.device)
+            index = (self.next[:, None] + ranks).clamp(max=len(self.times) - 1)
+            theta = (self.times[index] - self.t[:, None]) / self.h[:, None]
+            powers = torch.stack([theta, theta**2, theta**3, theta**4], -1).to(self.y.dtype)
+            weights = self.h.to(self.y.dtype)[:, None, None] * powers
+            x = torch.baddbmm(self.y.unsqueeze(1), weights, polynomial).view(-1, self.n, self.d)
+            if bool((passed > ranks[-1]).all()):
+                recorder.record(index.flatten(), self.ids.repeat_interleave(len(ranks)), x)
+                continue
+            pairs = (passed[:, None] > ranks).flatten().nonzero().squeeze(1)
+            recorder.record(
+                index.flatten().index_select(0, pairs),
+                self.ids.index_select(0, pairs // len(ranks)),
+                x.index_select(0, pairs),
+            )
 
     def _keep(self, rows: Tensor) -> None:
         """Drop the systems that passed the last output time."""
