@@ -73,10 +73,28 @@ def span_dimension(
 ) -> Tensor:
     """#{k : lambda_k(U U^T) > threshold} over the eigenvalues of the directions' Gram matrix,
     shape (...), dtype long; ``threshold`` as ``check_span_threshold`` accepts. ``cosines``, if
-    given, must be ``pairwise_cosines(x)`` (not checked): with n <= d it is the Gram matrix."""
+    given, must be ``pairwise_cosines(x)`` (not checked): with n <= d it is the Gram matrix, and
+    a cloud whose cosines are all at least c = 1 - threshold / (n - 1) counts 1 without a
+    factorisation (for threshold < n / 2): the Rayleigh quotient at the mean direction gives
+    lambda_1 >= 1 + (n - 1) c > threshold, so the others, summing to n - lambda_1 (trace n), are
+    at most (n - 1)(1 - c) = threshold."""
     check_cloud("x", x)
-    n, d = x.shape[-2:]
+    n = x.shape[-2]
     threshold = check_span_threshold(threshold, n, x.dtype)
+    if cosines is None or threshold >= n / 2:
+        return _eigenvalues_above(x, threshold, cosines)
+    single = cosines.flatten(-2).amin(-1) >= 1 - threshold / max(n - 1, 1)
+    counts = torch.ones(single.shape, dtype=torch.long, device=x.device)
+    others = ~single
+    if bool(others.any()):
+        counts[others] = _eigenvalues_above(x[others], threshold, cosines[others])
+    return counts
+
+
+def _eigenvalues_above(x: Tensor, threshold: float, cosines: Tensor | None) -> Tensor:
+    """The count of ``span_dimension`` by the inertia of G - threshold I, G the smaller Gram
+    matrix (``cosines`` when given and n <= d)."""
+    n, d = x.shape[-2:]
     if n <= d:
         gram = pairwise_cosines(x) if cosines is None else cosines
     else:

@@ -125,3 +125,28 @@ def test_cluster_sizes_and_the_largest_cluster_fraction():
     spread = torch.eye(5, dtype=torch.float64)
     assert float(dynamics.largest_cluster_fraction(spread)) == pytest.approx(1 / 5)
     assert math.isclose(float(dynamics.largest_cluster_fraction(spread[:1].expand(4, 5))), 1.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_span_dimension_of_one_tight_cluster_needs_no_factorisation(dtype):
+    """Clusters of n = 16 tokens within angle a of a centre, a from 1e-3 to 0.1, batched: with
+    the cosines given, the clouds whose cosines all exceed 1 - threshold / (n - 1) count 1 by the
+    trace bound, the others by the factorisation; all equal the eigenvalue count (and so do the
+    single-cloud call and the call without cosines)."""
+    generator = torch.Generator().manual_seed(5)
+    n, d, threshold = 16, 6, 1e-3
+    spreads = torch.tensor([1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1], dtype=torch.float64)
+    centre = torch.zeros(d, dtype=torch.float64)
+    centre[0] = 1.0
+    offsets = torch.randn(len(spreads), n, d, generator=generator, dtype=torch.float64)
+    offsets[..., 0] = 0.0
+    offsets = offsets / torch.linalg.vector_norm(offsets, dim=-1, keepdim=True)
+    x = (centre + spreads[:, None, None] * offsets).to(dtype)
+    cosines = dynamics.pairwise_cosines(x)
+    shortcut = cosines.flatten(-2).amin(-1) >= 1 - threshold / (n - 1)
+    assert bool(shortcut.any()) and not bool(shortcut.all())
+    expected = gram_count(x, threshold)
+    assert int(expected.max()) > 1
+    assert torch.equal(dynamics.span_dimension(x, threshold, cosines=cosines), expected)
+    assert torch.equal(dynamics.span_dimension(x, threshold), expected)
+    assert int(dynamics.span_dimension(x[0], threshold, cosines=cosines[0])) == 1
