@@ -173,7 +173,8 @@ def draw_weights(config: ClusteringConfig, generators: Sequence[torch.Generator]
 def observables(config: ClusteringConfig, beta: float) -> Callable[[Tensor], dict[str, Tensor]]:
     """The per-seed observables (module docstring) of clouds (m, n, d), as a function: one cosine
     matrix per cloud serves the clusters, the minimum, the pair collisions (as
-    ``dynamics.pair_collision_fraction``), the energy and, for n <= d, the span dimension."""
+    ``dynamics.pair_collision_fraction``), the energy and the span dimension (its single-cluster
+    test, and its Gram matrix for n <= d)."""
     n = config.n
     pairs = max(n * (n - 1), 1)
 
