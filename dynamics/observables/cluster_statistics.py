@@ -84,6 +84,8 @@ def span_dimension(
     if cosines is None or threshold >= n / 2:
         return _eigenvalues_above(x, threshold, cosines)
     single = cosines.flatten(-2).amin(-1) >= 1 - threshold / max(n - 1, 1)
+    if not bool(single.any()):
+        return _eigenvalues_above(x, threshold, cosines)
     counts = torch.ones(single.shape, dtype=torch.long, device=x.device)
     others = ~single
     if bool(others.any()):
