@@ -5,7 +5,7 @@ its own time and step size and is accepted or rejected on its own error, so a ha
 shortens an easy one's steps; a stage combination is one matrix product over all running systems
 (the stages are laid out (7, systems x n d)), and systems leave the batch when they pass the last
 output time. Output times never shorten a step: every accepted step evaluates its dense output at
-the output times it passes, all of them in one batched product.
+the output times it passes, up to ``DENSE_RANKS`` of them per system in one batched product.
 """
 
 from __future__ import annotations
