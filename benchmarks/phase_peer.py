@@ -24,6 +24,8 @@ radial part is eta f, so a step advances the flow by about eta / (1 + eta f), an
 its "T = 30" is t ~ 27.3 for clustered tokens.
 
     PYTHONPATH=. python benchmarks/phase_peer.py --dims 8 128 --seeds 256
+
+``--device cuda`` runs both on a GPU (with ``--warmup 1``: one untimed call of each first).
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ def measure(args: argparse.Namespace, d: int, beta: float) -> list[object]:
         num_times=args.times,
         betas=(beta,),
         dtype="float64",
+        device=args.device,
     )
     x0 = initial_clouds(config, range(args.seeds))
     times = output_times(config)
@@ -113,7 +116,9 @@ def measure(args: argparse.Namespace, d: int, beta: float) -> list[object]:
         **{script_name(eta): script(eta) for eta in args.etas},
         **{script_name(eta, True): script(eta, True) for eta in args.span_etas},
     }
-    wall = benchlib.interleaved_times(candidates, repeats=args.repeats, warmup=0)
+    wall = benchlib.interleaved_times(
+        candidates, repeats=args.repeats, warmup=args.warmup, device=args.device
+    )
     row: list[object] = [d, f"{beta:g}", f"{float(reference.double().mean()):.3f}"]
     for name in candidates:
         agree = float((verdicts[name] == reference).double().mean())
@@ -158,11 +163,11 @@ def main() -> None:
         default=None,
         help="attnflow's rtol (atol = rtol / 100); default: the sweep's",
     )
-    parser.add_argument("--repeats", type=int, default=1)
+    benchlib.add_common_args(parser, repeats=1, warmup=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(benchlib.machine_description("cpu"))
+    print(benchlib.machine_description(args.device))
     headers = ["d", "beta", "P ref"]
     for name in ["attnflow", *script_names(args)]:
         headers += [f"P {name}", f"agree {name}", f"s {name}"]
@@ -174,7 +179,8 @@ def main() -> None:
                 rows.append(measure(args, d, beta))
                 print(" | ".join(str(cell) for cell in rows[-1]), flush=True)
     benchlib.print_table(
-        f"S={args.seeds} n={args.n} T={args.horizon:g} float64, {args.threads} thread(s); "
+        f"S={args.seeds} n={args.n} T={args.horizon:g} float64 on {args.device}, "
+        f"{args.threads} thread(s); "
         f"agree: share of seeds whose verdict equals the reference's (rtol "
         f"{args.reference_rtol:g}); ratios: median of per-round ratios",
         headers,

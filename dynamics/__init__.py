@@ -74,7 +74,7 @@ from dynamics.geometry.spaces import (
 )
 from dynamics.geometry.span import span_coordinates, span_width
 from dynamics.geometry.sphere import exp_map, geodesic_flow, normalize, project_tangent
-from dynamics.inertia import positive_eigenvalue_count
+from dynamics.inertia import EIGVALSH_BATCH, eigenvalue_sign_count, positive_eigenvalue_count
 from dynamics.mean_field.circle import (
     CIRCLE_NORMALIZATIONS,
     CircleVelocity,
@@ -167,6 +167,7 @@ __all__ = [
     "CIRCLE_NORMALIZATIONS",
     "COLLISION_COSINE",
     "DAMPINGS",
+    "EIGVALSH_BATCH",
     "EQUIANGULAR_SCHEMES",
     "EUCLIDEAN",
     "GEOMETRIES",
@@ -247,6 +248,7 @@ __all__ = [
     "depth_scaled_clock",
     "depth_scaled_layer",
     "effective_rank",
+    "eigenvalue_sign_count",
     "equiangular_cloud",
     "exp_map",
     "fused_kernel_serves",

@@ -82,6 +82,11 @@ Measured (n = 32, 201 output times, float64, one thread, two such solves side by
 seeds at d = 128 took 10.0 s in chunks of 128 or 256 against 14.0 s in one chunk of 1260 (the
 previous 256 MiB), 2048 seeds at d = 8 11.0 s in chunks of 512 against 11.9 s in one."""
 
+DEVICE_CHUNK_BYTES = 4 * 2**30
+"""The chunk bound on a GPU, where no cache is to be kept warm: a step's cost is its kernel
+launches, the same for 1 seed or 2048, so a chunk holds as many seeds as memory allows (4 GiB
+holds every seed of a 2048-seed point solved in span coordinates)."""
+
 
 def check_batchable(config: ClusteringConfig) -> None:
     """Refuse settings a batched seed solve cannot honour, or whose span dimension the dtype
@@ -124,8 +129,10 @@ def seed_memory(config: ClusteringConfig) -> int:
 
 
 def chunk_size(config: ClusteringConfig) -> int:
-    """Seeds solved together in a streamed point: as many as fit in ``CHUNK_BYTES``."""
-    return max(1, CHUNK_BYTES // seed_memory(config))
+    """Seeds solved together in a streamed point: as many as fit in ``CHUNK_BYTES`` on the CPU,
+    in ``DEVICE_CHUNK_BYTES`` on another device."""
+    bound = CHUNK_BYTES if torch.device(config.device).type == "cpu" else DEVICE_CHUNK_BYTES
+    return max(1, bound // seed_memory(config))
 
 
 def point_memory(config: ClusteringConfig, seeds: int) -> float:

@@ -113,3 +113,15 @@ def test_count_refuses_what_is_not_a_square_floating_matrix():
         dynamics.positive_eigenvalue_count(torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r"\(3,\)"):
         dynamics.positive_eigenvalue_count(torch.zeros(3))
+
+
+def test_eigenvalue_sign_count_in_batches_equals_the_factorisation_count():
+    """The GPU path (eigvalsh in batches, here of 7 matrices) against the CPU's inertia, on
+    matrices whose eigenvalues are at least 1e-4 of the largest from 0."""
+    generator = torch.Generator().manual_seed(5)
+    matrices = symmetric((2, 30, 9, 9), generator, torch.float64)
+    counts = dynamics.eigenvalue_sign_count(matrices, batch=7)
+    assert counts.shape == (2, 30) and counts.dtype == torch.long
+    resolved = resolved_signs(matrices)
+    assert resolved.sum() >= 50
+    assert torch.equal(counts[resolved], dynamics.positive_eigenvalue_count(matrices)[resolved])
