@@ -41,6 +41,7 @@ import solvers
 from scenarios.clustering import ClusteringConfig
 from scenarios.clustering.simulation import output_times
 from scenarios.clustering.sweep import SWEEP, initial_clouds, observe_run
+from scenarios.harness import keep_freed_memory
 
 
 def script_point(
@@ -167,6 +168,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as a sweep worker does, for both candidates
     print(benchlib.machine_description(args.device))
     headers = ["d", "beta", "P ref"]
     for name in ["attnflow", *script_names(args)]:

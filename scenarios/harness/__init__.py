@@ -1,6 +1,8 @@
 """The harness every scenario runs in: config fields and their checks, the scenario declaration,
-the registry, the runner with its staged output, sweeps, figure style, progress and threads."""
+the registry, the runner with its staged output, sweeps, figure style, progress, threads and the
+C allocator's policy."""
 
+from scenarios.harness.allocator import keep_freed_memory
 from scenarios.harness.checks import (
     Check,
     at_least,
@@ -70,6 +72,7 @@ __all__ = [
     "get_scenario",
     "int_in",
     "items",
+    "keep_freed_memory",
     "method_field",
     "new_figure",
     "non_negative",

@@ -64,6 +64,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from scenarios.harness.allocator import keep_freed_memory
 from scenarios.harness.checks import did_you_mean
 from scenarios.harness.config import (
     ConfigError,
@@ -273,9 +274,11 @@ def solve_point(task: PointTask) -> tuple[int, list[dict[str, object]] | PointRe
     """Run one point (every seed in one batched solve); return (index, rows or PointResult).
 
     Sets torch to one thread: a sweep's parallelism is across points (see
-    ``scenarios.harness.sweep_backends``).
+    ``scenarios.harness.sweep_backends``); and keeps freed memory for reuse
+    (``scenarios.harness.allocator``).
     """
     torch.set_num_threads(1)
+    keep_freed_memory()
     result = get_scenario(task.scenario).sweep.point(task.config, task.seeds)
     return task.index, result
 

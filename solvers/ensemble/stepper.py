@@ -225,7 +225,7 @@ class _Run:
         count = int(passed.max())
         if count == 0:
             return
-        polynomial = self.combine(self.dense, self.tableau.stages).transpose(0, 1).contiguous()
+        polynomial = self.combine(self.dense, self.tableau.stages).transpose(0, 1)
         for start in range(0, count, DENSE_RANKS):
             ranks = torch.arange(start, min(start + DENSE_RANKS, count), device=passed.device)
             index = (self.next[:, None] + ranks).clamp(max=len(self.times) - 1)

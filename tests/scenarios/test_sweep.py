@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from scenarios import clustering
 from scenarios.clustering import ClusteringConfig, initial_cloud, initial_clouds, simulate
 from scenarios.clustering import sweep as clustering_sweep
 from scenarios.clustering.sweep import observables, series_metrics
+from scenarios.harness import keep_freed_memory
 from scenarios.harness.cli import main
 from scenarios.harness.config import ConfigError
 from scenarios.harness.registry import all_scenarios
@@ -424,3 +426,12 @@ def test_chunks_of_seeds_change_no_result(monkeypatch):
                 assert right[key] == pytest.approx(value, rel=1e-12, abs=1e-15), key
             else:
                 assert right[key] == value, key
+
+
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="needs glibc"
+)
+def test_sweep_workers_keep_freed_memory_under_glibc():
+    """Every ``mallopt`` setting is accepted (glibc refuses an mmap threshold above 32 MiB on
+    64-bit)."""
+    assert keep_freed_memory()
