@@ -34,6 +34,6 @@ def span_coordinates(x: Tensor) -> Tensor:
     width = span_width(n, d)
     if width == d:
         return x
-    upper = torch.linalg.qr(x.transpose(-1, -2), mode="reduced").R  # (..., n, n)
+    upper = torch.linalg.qr(x.transpose(-1, -2), mode="r").R  # (..., n, n), Q not formed
     coordinates = upper.transpose(-1, -2)
     return torch.nn.functional.pad(coordinates, (0, width - n))

@@ -161,7 +161,8 @@ def initial_clouds(config: ClusteringConfig, seeds: Sequence[int]) -> Tensor:
 def starting_states(config: ClusteringConfig, seeds: tuple[int, ...]) -> Tensor:
     """The clouds a point's solves start from: ``initial_clouds`` of ``seeds``, in span
     coordinates (``dynamics.span_coordinates``) when the point is solved in them (streamed, Q =
-    K = V = I), where ``observe_chunk`` takes them as they are. Kept per process for the last
+    K = V = I), where ``observe_chunk`` takes them as they are; those are drawn and factorised
+    ``CHUNK_BYTES`` of clouds in R^d at a time. Kept per process for the last
     ``STARTS_KEPT`` (n, d, dtype, device, seeds): a grid's points at one d share them, and at d =
     1024 drawing 2048 clouds and their QR factorisations took 3.5 s of a 22.5 s point. Callers
     must not modify the tensor."""
@@ -178,8 +179,12 @@ STARTS_KEPT = 8
 def _starting_states(
     n: int, d: int, dtype: str, device: str, seeds: tuple[int, ...], in_span: bool
 ) -> Tensor:
-    clouds = initial_clouds(ClusteringConfig(n=n, d=d, dtype=dtype, device=device), seeds)
-    return dynamics.span_coordinates(clouds) if in_span else clouds
+    config = ClusteringConfig(n=n, d=d, dtype=dtype, device=device)
+    if not in_span:
+        return initial_clouds(config, seeds)
+    size = max(1, CHUNK_BYTES // (n * d * DTYPES[dtype].itemsize))  # clouds in R^d: one chunk
+    parts = [seeds[start : start + size] for start in range(0, len(seeds), size)]
+    return torch.cat([dynamics.span_coordinates(initial_clouds(config, part)) for part in parts])
 
 
 def weight_generator(seed: int) -> torch.Generator:
