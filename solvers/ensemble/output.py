@@ -52,17 +52,16 @@ class Trajectory:
 class Observed:
     """Keeps only ``observe(x)``: one (len(t) S, ...) buffer per observable, allocated at the
     first observation, returned as (len(t), *batch, ...). States wait in ``pending`` until they
-    hold ``observe_elements`` numbers (by the states' device), then are observed together."""
+    hold ``observe_elements(device)`` numbers (the states' device), then are observed together."""
 
-    def __init__(self, observe: Observe, systems: int, times: int) -> None:
+    def __init__(self, observe: Observe, systems: int, times: int, device: torch.device) -> None:
         self.observe, self.systems, self.times = observe, systems, times
         self.values: dict[str, Tensor] = {}
         self.pending: list[tuple[Tensor, Tensor]] = []
         self.pending_elements = 0
-        self.batch_elements = OBSERVE_ELEMENTS
+        self.batch_elements = observe_elements(device)
 
     def record(self, time_index: Tensor, system: Tensor, x: Tensor) -> None:
-        self.batch_elements = observe_elements(x.device)
         if not self.pending and x.numel() >= self.batch_elements:
             self._observe_in_parts(time_index * self.systems + system, x)
             return
