@@ -14,6 +14,7 @@ the trim threshold and pad alone changed nothing measurable.
 from __future__ import annotations
 
 import ctypes
+import functools
 import platform
 
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
@@ -22,9 +23,11 @@ M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
 SETTINGS = {M_MMAP_THRESHOLD: 32 * 2**20, M_TRIM_THRESHOLD: 256 * 2**20, M_TOP_PAD: 64 * 2**20}
 
 
+@functools.cache
 def keep_freed_memory() -> bool:
-    """Apply ``SETTINGS`` with glibc's ``mallopt`` for the rest of the process; False (nothing
-    changed) where the C library is not glibc or refuses a setting."""
+    """Apply ``SETTINGS`` with glibc's ``mallopt`` for the rest of the process (once: later calls
+    return the first answer); False (nothing changed) where the C library is not glibc or refuses
+    a setting."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:
