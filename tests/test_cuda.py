@@ -218,3 +218,24 @@ def test_the_clustering_scenario_on_cuda_gives_the_cpu_metrics(tmp_path):
                 assert runs["cuda"][name][key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
             else:
                 assert runs["cuda"][name][key] == value, key
+
+
+def test_a_pooled_sweep_on_cuda_gives_the_cpu_table(tmp_path):
+    """``attnflow sweep clustering --set device=cuda --workers 2`` (spawned workers, each with
+    its own CUDA context): every row as in the CPU sweep."""
+    tables = {}
+    for device in ("cpu", "cuda"):
+        out = tmp_path / device
+        sweep = ["sweep", "clustering", "--grid", "betas=1,6", "--grid", "d=4,48", "--seeds", "8"]
+        settings = ["n=16", "T=10", "num_times=21", "normalizations=softmax", f"device={device}"]
+        assert main([*sweep, "--set", *settings, "--workers", "2", "--out", str(out)]) == 0
+        journal = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+        tables[device] = {entry["index"]: entry["rows"] for entry in journal}
+    assert tables["cuda"].keys() == tables["cpu"].keys()
+    for index, rows in tables["cpu"].items():
+        for found, expected in zip(tables["cuda"][index], rows, strict=True):
+            for key, value in expected.items():
+                if isinstance(value, float):
+                    assert found[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+                else:
+                    assert found[key] == value, key

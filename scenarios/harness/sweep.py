@@ -311,7 +311,11 @@ def run_sweep(
     """
     start = time.perf_counter()
     _check_directory(Path(out_dir), sweep.spec())  # before a cluster is started for nothing
-    with open_backend(backend, workers, address) as run, SweepTable.open(out_dir, sweep) as table:
+    gpu = any(getattr(config, "device", "cpu") != "cpu" for config in sweep.configs)
+    with (
+        open_backend(backend, workers, address, gpu=gpu) as run,
+        SweepTable.open(out_dir, sweep) as table,
+    ):
         before = len(table.finished)
         tasks = sweep.tasks(skip=set(table.finished))
         bar = progress(run(solve_point, tasks), desc=f"sweep {sweep.scenario}", total=len(tasks))

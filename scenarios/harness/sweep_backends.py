@@ -10,8 +10,11 @@ picklable, module-level ``solve`` on every task and yields the results in the or
   where a fresh interpreter spends seconds importing torch (measured: 10-25 s on a loaded 2-core
   machine). This is safe because the sweep process runs no torch work before the pool starts, and
   a worker sets torch to one thread before its first operation, so it never enters an inherited
-  OpenMP pool. Elsewhere (macOS, Windows) the workers are spawned. With one worker the points
-  run in this process, with torch on one thread for the duration.
+  OpenMP pool. Points on a GPU (``gpu=True``) are spawned instead: checking a config's device
+  calls ``torch.cuda.is_available()``, which initialises the CUDA driver in the sweep process,
+  and a child forked after that cannot use CUDA (torch's "poison fork"). Elsewhere (macOS,
+  Windows) the workers are spawned. With one worker the points run in this process, with torch
+  on one thread for the duration.
 - ``dask``: a ``dask.distributed.Client`` on ``address``, or, with no address, on a ``LocalCluster``
   of ``workers`` single-threaded worker processes started for the sweep and closed after it. Needs
   the ``distributed`` extra (``pip install 'attnflow[distributed]'``) here and, for a remote
@@ -80,12 +83,16 @@ def check_backend(backend: str, workers: int | None, address: str | None) -> Non
 
 
 @contextmanager
-def open_backend(backend: str, workers: int | None, address: str | None) -> Iterator[Runner]:
-    """Open ``backend`` (see the module docstring) and yield its ``run(solve, tasks)``."""
+def open_backend(
+    backend: str, workers: int | None, address: str | None, *, gpu: bool = False
+) -> Iterator[Runner]:
+    """Open ``backend`` (see the module docstring) and yield its ``run(solve, tasks)``; ``gpu``:
+    the tasks run on a GPU (a local pool then spawns its workers)."""
     check_backend(backend, workers, address)
     count = default_workers() if workers is None else workers
     if backend == "local":
-        yield lambda solve, tasks: _run_local(solve, tasks, count)
+        method = "fork" if sys.platform == "linux" and not gpu else "spawn"
+        yield lambda solve, tasks: _run_local(solve, tasks, count, method)
         return
     with _dask_client(count, address) as client:
         yield lambda solve, tasks: _run_dask(client, solve, tasks)
@@ -99,14 +106,13 @@ def _worker_signals() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
-def _run_local(solve: Callable, tasks: Sequence, workers: int) -> Iterator:
+def _run_local(solve: Callable, tasks: Sequence, workers: int, method: str) -> Iterator:
     workers = min(workers, len(tasks))
     if workers <= 1:
         with torch_threads(1):
             for task in tasks:
                 yield solve(task)
         return
-    method = "fork" if sys.platform == "linux" else "spawn"
     pool = multiprocessing.get_context(method).Pool(workers, initializer=_worker_signals)
     try:
         yield from pool.imap_unordered(solve, tasks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import platform
 import shutil
@@ -28,7 +29,15 @@ from scenarios.harness import keep_freed_memory
 from scenarios.harness.cli import main
 from scenarios.harness.config import ConfigError
 from scenarios.harness.registry import all_scenarios
-from scenarios.harness.sweep import JOURNAL_FILE, SPEC_FILE, TABLE_FILE, SweepTable, plan_sweep
+from scenarios.harness.sweep import (
+    JOURNAL_FILE,
+    SPEC_FILE,
+    TABLE_FILE,
+    SweepTable,
+    plan_sweep,
+    solve_point,
+)
+from scenarios.harness.sweep_backends import open_backend
 from tests.scenarios.helpers import default_sigint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -340,6 +349,24 @@ def test_only_one_sweep_writes_to_a_directory(tmp_path):
         SweepTable.open(tmp_path / "s", sweep),
     ):
         pass
+
+
+def test_a_local_pool_spawns_its_workers_for_points_on_a_gpu(monkeypatch):
+    """A child forked after the sweep process checked CUDA cannot use it, so points on a GPU go
+    to spawned workers; these solve a point as this process does."""
+    methods = []
+    get_context = multiprocessing.get_context
+
+    def recorded(method):
+        methods.append(method)
+        return get_context(method)
+
+    monkeypatch.setattr(multiprocessing, "get_context", recorded)
+    sweep = plan_sweep("clustering", ["betas=0.5,2"], SEEDS, SHARED[1:])
+    with open_backend("local", 2, None, gpu=True) as run:
+        pooled = dict(run(solve_point, sweep.tasks()))
+    assert methods == ["spawn"]
+    assert pooled == dict(solve_point(task) for task in sweep.tasks())
 
 
 def test_dask_backend_gives_the_same_table_as_local(reference, tmp_path):
