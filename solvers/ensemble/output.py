@@ -3,7 +3,7 @@
 A recorder receives, for m (output time, system) pairs, the interpolated states (m, n, d) and
 copies them (or what ``observe`` makes of them) into preallocated (len(t) S, ...) buffers at the
 rows time_index S + system (one ``index_copy_``, much faster than two-index assignment).
-``Observed`` observes states in batches of ``observe_elements`` numbers: it gathers small records
+``Observed`` observes states in batches of ``observe_batch`` clouds: it gathers small records
 (a solve may pass an output time a few systems at a time, and one ``observe`` call per handful of
 states would cost more than the observables themselves) and splits large ones.
 """
@@ -17,22 +17,24 @@ from torch import Tensor
 
 Observe = Callable[[Tensor], dict[str, Tensor]]
 
-OBSERVE_ELEMENTS = 1 << 16
-"""Numbers per ``observe`` call on the CPU (512 KiB in float64): small records are gathered until
-they hold at least this many, large ones are split into parts of at most this many. Observing the
-clustering sweep's statistics (n = 32, d = 8) cost 26 us per cloud in batches of 64 clouds, 43-72
-us in batches of 1024-4096 (their n x n temporaries leave the cache) and 59 us in batches of 16;
-a whole solve took the same time within 5% from 2^15 to 2^18 numbers (d = 8 and 32)."""
+OBSERVE_ELEMENTS = 1 << 18
+"""Numbers per ``observe`` call on the CPU, a cloud (n, d) counted as n max(n, d), since
+observables of a cloud form its n x n pairwise matrices (cosines, links): 256 clouds of 32
+tokens (2 MiB per float64 n x n temporary). Measured on the clustering sweep's statistics (n =
+32, 1024 seeds, one thread, interleaved): against 64 clouds per call, 0.95-0.98 of a point's CPU
+time at d = 32, 128 and 1024 (solved in 32 span coordinates); at d = 2 within 2% of 1024 and 512
+clouds; observing a cloud alone cost 29 us in batches of 16, 10-19 us in batches of 64-1024."""
 
 DEVICE_OBSERVE_ELEMENTS = 1 << 22
 """Numbers per ``observe`` call for states on a GPU (32 MiB in float64), where a call's cost is
-its kernel launches whatever the batch, not cache traffic (4096 clouds of 32 x 32 per call; the
-n x n temporaries of 65536 clouds of 32 x 2 take 512 MiB each)."""
+its kernel launches whatever the batch, not cache traffic (4096 clouds of 32 x 32 per call)."""
 
 
-def observe_elements(device: torch.device) -> int:
-    """The batch of an ``observe`` call, in numbers, for states on ``device``."""
-    return OBSERVE_ELEMENTS if device.type == "cpu" else DEVICE_OBSERVE_ELEMENTS
+def observe_batch(n: int, d: int, device: torch.device) -> int:
+    """Clouds of n tokens in R^d per ``observe`` call on ``device``: ``OBSERVE_ELEMENTS`` (CPU)
+    or ``DEVICE_OBSERVE_ELEMENTS`` numbers, a cloud counted as n max(n, d)."""
+    budget = OBSERVE_ELEMENTS if device.type == "cpu" else DEVICE_OBSERVE_ELEMENTS
+    return max(1, budget // (n * max(n, d)))
 
 
 class Trajectory:
@@ -52,22 +54,23 @@ class Trajectory:
 class Observed:
     """Keeps only ``observe(x)``: one (len(t) S, ...) buffer per observable, allocated at the
     first observation, returned as (len(t), *batch, ...). States wait in ``pending`` until they
-    hold ``observe_elements(device)`` numbers (the states' device), then are observed together."""
+    hold ``observe_batch`` clouds (for the clouds' shape and device), then are observed
+    together."""
 
-    def __init__(self, observe: Observe, systems: int, times: int, device: torch.device) -> None:
-        self.observe, self.systems, self.times = observe, systems, times
+    def __init__(self, observe: Observe, clouds: Tensor, times: int) -> None:
+        self.observe, self.systems, self.times = observe, len(clouds), times
         self.values: dict[str, Tensor] = {}
         self.pending: list[tuple[Tensor, Tensor]] = []
-        self.pending_elements = 0
-        self.batch_elements = observe_elements(device)
+        self.pending_clouds = 0
+        self.batch = observe_batch(*clouds.shape[-2:], clouds.device)
 
     def record(self, time_index: Tensor, system: Tensor, x: Tensor) -> None:
-        if not self.pending and x.numel() >= self.batch_elements:
+        if not self.pending and len(x) >= self.batch:
             self._observe_in_parts(time_index * self.systems + system, x)
             return
         self.pending.append((time_index * self.systems + system, x))
-        self.pending_elements += x.numel()
-        if self.pending_elements >= self.batch_elements:
+        self.pending_clouds += len(x)
+        if self.pending_clouds >= self.batch:
             self._flush()
 
     def _flush(self) -> None:
@@ -75,12 +78,11 @@ class Observed:
             return
         rows = torch.cat([rows for rows, _ in self.pending])
         x = torch.cat([x for _, x in self.pending])
-        self.pending, self.pending_elements = [], 0
+        self.pending, self.pending_clouds = [], 0
         self._observe_in_parts(rows, x)
 
     def _observe_in_parts(self, rows: Tensor, x: Tensor) -> None:
-        size = max(1, self.batch_elements // x[0].numel())
-        for part_rows, part in zip(rows.split(size), x.split(size), strict=True):
+        for part_rows, part in zip(rows.split(self.batch), x.split(self.batch), strict=True):
             self._observe(part_rows, part)
 
     def _observe(self, rows: Tensor, x: Tensor) -> None:

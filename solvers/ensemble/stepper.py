@@ -102,7 +102,7 @@ def solve_ensemble(
     if observe is None:
         recorder: Recorder = Trajectory(clouds, len(times))
     else:
-        recorder = Observed(observe, systems, len(times), x0.device)
+        recorder = Observed(observe, clouds, len(times))
     every = torch.arange(systems, device=x0.device)
     # The library's thread policy, by the size of one evaluation's pairwise interactions.
     work = systems * clouds.shape[-2] ** 2 * clouds.shape[-1]
