@@ -45,8 +45,8 @@ from scenarios.harness.sweep import (
     SPEC_FILE,
     TABLE_FILE,
     default_sweep_dir,
+    journal_spans,
     plan_sweep,
-    read_journal,
     run_sweep,
 )
 from scenarios.harness.sweep_backends import check_backend
@@ -351,7 +351,7 @@ def _sweep(args: argparse.Namespace) -> int:
             sweep, out_dir, backend=args.backend, workers=args.workers, address=args.address
         )
     except KeyboardInterrupt as stop:
-        done = len(read_journal(out_dir))
+        done = len(journal_spans(out_dir))
         _error(
             f"interrupted; {done} of {total} points are saved in {out_dir}/; "
             "rerun the same command to resume"
@@ -360,7 +360,7 @@ def _sweep(args: argparse.Namespace) -> int:
     except ConfigError:
         raise
     except (ValueError, RuntimeError, OSError) as error:
-        done = len(read_journal(out_dir))
+        done = len(journal_spans(out_dir))
         _error(
             f"sweep of {args.name!r} failed: {error}; {done} of {total} points are saved in "
             f"{out_dir}/"

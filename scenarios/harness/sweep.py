@@ -42,7 +42,9 @@ anything is written: a refusal is one ConfigError line.
 
 A rerun of the same command skips the points in the journal, so a killed sweep resumes and loses
 at most the points that were being solved. Only one sweep at a time may write to a directory
-(an advisory lock on it).
+(an advisory lock on it). The sweep process holds no finished rows: it keeps where each point's
+journal line lies and rewrites both files a line at a time, so its memory does not grow with the
+table (the paper's grid: 921,600 rows, a 450 MB journal).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -90,6 +92,9 @@ SPEC_FILE = "sweep.json"
 JOURNAL_FILE = "results.jsonl"
 TABLE_FILE = "results.csv"
 MAX_SEED = 2**63
+
+Span = tuple[int, int]
+"""Where a point's line lies in the journal: (byte offset, length with its newline)."""
 
 
 def default_sweep_dir(scenario: str) -> Path:
@@ -331,10 +336,11 @@ def run_sweep(
 class SweepTable:
     """The files of a sweep directory, opened for writing by one sweep (see the module doc)."""
 
-    def __init__(self, directory: Path, sweep: Sweep, finished: dict[int, dict]) -> None:
+    def __init__(self, directory: Path, sweep: Sweep, finished: dict[int, Span]) -> None:
         self.directory = directory
         self.sweep = sweep
         self.finished = finished
+        """The finished points: index -> (offset, length) of the point's line in the journal."""
         self.columns: list[str] | None = None
 
     @classmethod
@@ -350,12 +356,12 @@ class SweepTable:
         with _locked(directory):
             _check_directory(directory, spec)  # another sweep may have started meanwhile
             if not (directory / SPEC_FILE).exists():
-                _replace(directory / SPEC_FILE, json.dumps(spec, indent=2) + "\n")
-            table = cls(directory, sweep, read_journal(directory, repair=True, sweep=sweep))
+                _replace(directory / SPEC_FILE, [json.dumps(spec, indent=2) + "\n"])
+            table = cls(directory, sweep, journal_spans(directory, repair=True, sweep=sweep))
             try:
                 yield table
             finally:  # every exit path: the table then holds exactly the journal's points
-                table.finished = read_journal(directory)
+                table.finished = journal_spans(directory)
                 table._rewrite(journal=False)
 
     def append(
@@ -370,8 +376,7 @@ class SweepTable:
         entry = {"index": index, "point": self.sweep.points[index], "rows": table_rows}
         if series:
             entry["series"] = jsonable(series)
-        _append(self.directory / JOURNAL_FILE, _journal_line(entry))
-        self.finished[index] = entry
+        self.finished[index] = _append(self.directory / JOURNAL_FILE, _journal_line(entry))
         header = self.columns is None
         self.columns = list(table_rows[0])
         _append(self.directory / TABLE_FILE, _csv_text(self.columns, table_rows, header=header))
@@ -407,15 +412,34 @@ class SweepTable:
         return table_rows
 
     def _rewrite(self, *, journal: bool) -> None:
-        entries = [self.finished[index] for index in sorted(self.finished)]
-        if journal and entries:
-            _replace(self.directory / JOURNAL_FILE, "".join(_journal_line(e) for e in entries))
-        rows = [row for entry in entries for row in entry["rows"]]
-        if rows:
-            self.columns = list(rows[0])
-            _replace(self.directory / TABLE_FILE, _csv_text(self.columns, rows, header=True))
-        else:
+        """Write the CSV (with ``journal``, the journal first) in grid order, a point at a time."""
+        if not self.finished:
             (self.directory / TABLE_FILE).unlink(missing_ok=True)
+            return
+        path = self.directory / JOURNAL_FILE
+        order = sorted(self.finished)
+        if journal:
+            _replace(path, (line.decode() for line in _lines(path, self.finished, order)))
+            offset, moved = 0, {}
+            for index in order:
+                length = self.finished[index][1]
+                moved[index], offset = (offset, length), offset + length
+            self.finished = moved
+        points = (json.loads(line)["rows"] for line in _lines(path, self.finished, order))
+        first = next(points)
+        self.columns = list(first[0])
+        csv_parts = (_csv_text(self.columns, rows, header=False) for rows in points)
+        header = _csv_text(self.columns, first, header=True)
+        _replace(self.directory / TABLE_FILE, itertools.chain([header], csv_parts))
+
+
+def _lines(path: Path, spans: dict[int, Span], order: Iterable[int]) -> Iterator[bytes]:
+    """The journal lines of the points ``order`` names; the file is closed once they are read."""
+    with open(path, "rb") as source:
+        for index in order:
+            offset, length = spans[index]
+            source.seek(offset)
+            yield source.read(length)
 
 
 def read_spec(directory: Path) -> dict[str, object]:
@@ -442,38 +466,55 @@ def read_journal(
     points: an index outside the grid, grid values other than that point's, a point twice, or
     rows for other seeds.
     """
+    return {index: entry for index, _, entry in _journal(directory, repair, sweep)}
+
+
+def journal_spans(
+    directory: Path, *, repair: bool = False, sweep: Sweep | None = None
+) -> dict[int, Span]:
+    """Where each finished point's line lies in ``results.jsonl``, by index, checked as
+    ``read_journal`` checks them, holding one line at a time."""
+    return {index: span for index, span, _ in _journal(directory, repair, sweep)}
+
+
+def _journal(
+    directory: Path, repair: bool, sweep: Sweep | None
+) -> Iterator[tuple[int, Span, dict]]:
+    """(index, span, entry) of each complete line of the journal (``read_journal``'s checks)."""
     path = Path(directory) / JOURNAL_FILE
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    complete = data[: data.rfind(b"\n") + 1]
-    if repair and len(complete) < len(data):
-        with open(path, "r+b") as handle:
-            handle.truncate(len(complete))
-            os.fsync(handle.fileno())
-    entries: dict[int, dict] = {}
-    for number, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
-        try:
-            entry = json.loads(line)
-            index = int(entry["index"])
-            problem = None if sweep is None else _foreign(entry, index, sweep, entries)
-        except (ValueError, KeyError, TypeError):
-            problem = "is not a finished point's JSON"
-        if problem is not None:
-            raise ConfigError(
-                f"{str(path)!r} line {number} {problem}; the journal is damaged or from another "
-                "sweep (move it away to start the sweep again)"
-            )
-        entries[index] = entry
-    return entries
+    if not path.exists():
+        return
+    seen: set[int] = set()
+    offset = 0
+    with open(path, "r+b" if repair else "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.endswith(b"\n"):  # torn
+                if repair:
+                    handle.truncate(offset)
+                    os.fsync(handle.fileno())
+                return
+            try:
+                entry = json.loads(line)
+                index = int(entry["index"])
+                problem = None if sweep is None else _foreign(entry, index, sweep, seen)
+            except (ValueError, KeyError, TypeError):
+                problem = "is not a finished point's JSON"
+            if problem is not None:
+                raise ConfigError(
+                    f"{str(path)!r} line {number} {problem}; the journal is damaged or from "
+                    "another sweep (move it away to start the sweep again)"
+                )
+            seen.add(index)
+            yield index, (offset, len(line)), entry
+            offset += len(line)
 
 
-def _foreign(entry: dict, index: int, sweep: Sweep, entries: dict[int, dict]) -> str | None:
-    """Why a journal entry is not a finished point of ``sweep``, or None if it is one."""
+def _foreign(entry: dict, index: int, sweep: Sweep, seen: set[int]) -> str | None:
+    """Why a journal entry is not a finished point of ``sweep`` (``seen``: the indices of the
+    lines before it), or None if it is one."""
     if not 0 <= index < len(sweep.points):
         return f"has index {index}, outside the sweep's {len(sweep.points)} points"
-    if index in entries:
+    if index in seen:
         return f"repeats point {index}"
     if entry["point"] != jsonable(sweep.points[index]):
         return f"has point {json.dumps(entry['point'])}, but point {index} is {sweep.points[index]}"
@@ -543,27 +584,31 @@ def _csv_text(columns: list[str], rows: list[dict[str, object]], *, header: bool
     return buffer.getvalue()
 
 
-def _append(path: Path, text: str) -> None:
-    """Append ``text`` (complete lines) with one write loop, then fsync."""
+def _append(path: Path, text: str) -> Span:
+    """Append ``text`` (complete lines) with one write loop, then fsync; return where it lies
+    (the sweep holds the directory's lock: no other writer)."""
     data = text.encode("utf-8")
     handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
+        offset = os.fstat(handle).st_size
         view = memoryview(data)
         while view:
             view = view[os.write(handle, view) :]
         os.fsync(handle)
     finally:
         os.close(handle)
+    return offset, len(data)
 
 
-def _replace(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, fsync it, and rename it over ``path``;
+def _replace(path: Path, parts: Iterable[str]) -> None:
+    """Write ``parts`` to a temporary file beside ``path``, fsync it, and rename it over ``path``;
     the file's mode follows the umask, as every other output does."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(handle, 0o666 & ~current_umask())
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+            for part in parts:
+                stream.write(part)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)

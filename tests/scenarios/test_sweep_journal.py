@@ -12,12 +12,21 @@ import stat
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from scenarios.harness import ConfigError
-from scenarios.harness.sweep import JOURNAL_FILE, SPEC_FILE, TABLE_FILE, plan_sweep, run_sweep
+from scenarios.harness.sweep import (
+    JOURNAL_FILE,
+    SPEC_FILE,
+    TABLE_FILE,
+    SweepTable,
+    plan_sweep,
+    read_journal,
+    run_sweep,
+)
 
 GRID = ["d=2,3"]
 SHARED = ["n=4", "T=0.5", "num_times=3", "betas=1", "normalizations=softmax"]
@@ -123,3 +132,48 @@ def test_sigterm_stops_a_pooled_sweep_with_one_line(tmp_path):
     assert process.returncode == 128 + signal.SIGTERM, stderr
     assert len(stderr.strip().splitlines()) == 1, stderr
     assert "interrupted; 0 of 4 points are saved" in stderr
+
+
+def _traced_peak(action) -> int:
+    tracemalloc.start()
+    try:
+        action()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_sweep_process_holds_one_point_of_the_journal_at_a_time(tmp_path):
+    """Opening and completing a sweep directory reads and rewrites its files a point at a time:
+    of 64 points, it allocates under a quarter of what reading the whole journal takes (measured:
+    a sixth; its peak does not grow with the number of points)."""
+    seeds = 100
+    sweep = plan_sweep("clustering", ["d=" + ",".join(map(str, range(2, 66)))], seeds, SHARED)
+    directory = tmp_path / "s"
+    with SweepTable.open(directory, sweep):
+        pass  # writes sweep.json
+    metrics = {"final_cluster_count": 1, "min_cosine_at_T": 0.5, "single_cluster": 1}
+    lines = [
+        json.dumps(
+            {
+                "index": index,
+                "point": point,
+                "rows": [{**point, "seed": seed, **metrics} for seed in range(seeds)],
+            }
+        )
+        for index, point in reversed(list(enumerate(sweep.points)))  # finished out of order
+    ]
+    (directory / JOURNAL_FILE).write_text("".join(line + "\n" for line in lines))
+    whole = _traced_peak(lambda: read_journal(directory))
+
+    def complete() -> None:
+        with SweepTable.open(directory, sweep) as table:
+            table.complete()
+
+    assert _traced_peak(complete) < whole / 4
+    assert _journal_lines(directory) == lines[::-1]  # in grid order
+    with open(directory / TABLE_FILE, newline="") as handle:
+        table_rows = list(csv.DictReader(handle))
+    assert [(int(row["d"]), int(row["seed"])) for row in table_rows] == [
+        (point["d"], seed) for point in sweep.points for seed in range(seeds)
+    ]
