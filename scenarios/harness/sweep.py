@@ -342,13 +342,15 @@ class SweepTable:
         self.finished = finished
         """The finished points: index -> (offset, length) of the point's line in the journal."""
         self.columns: list[str] | None = None
+        self.completed = False
 
     @classmethod
     @contextmanager
     def open(cls, directory: Path, sweep: Sweep) -> Iterator[SweepTable]:
         """Check or write ``sweep.json``, take the lock, read and check the journal (cutting a
         torn last line) and yield the table; on exit, however it comes (an error or an interrupt
-        included), rewrite the CSV from the journal and release the lock."""
+        included), rewrite the CSV from the journal unless ``complete`` just did, and release
+        the lock."""
         directory = Path(directory)
         spec = sweep.spec()
         _check_directory(directory, spec)
@@ -361,8 +363,9 @@ class SweepTable:
             try:
                 yield table
             finally:  # every exit path: the table then holds exactly the journal's points
-                table.finished = journal_spans(directory)
-                table._rewrite(journal=False)
+                if not table.completed:
+                    table.finished = journal_spans(directory)
+                    table._rewrite(journal=False)
 
     def append(
         self,
@@ -376,6 +379,7 @@ class SweepTable:
         entry = {"index": index, "point": self.sweep.points[index], "rows": table_rows}
         if series:
             entry["series"] = jsonable(series)
+        self.completed = False
         self.finished[index] = _append(self.directory / JOURNAL_FILE, _journal_line(entry))
         header = self.columns is None
         self.columns = list(table_rows[0])
@@ -384,6 +388,7 @@ class SweepTable:
     def complete(self) -> None:
         """Rewrite both files in the canonical order (points in grid order)."""
         self._rewrite(journal=True)
+        self.completed = True
 
     def _table_rows(self, index: int, rows: list[dict[str, object]]) -> list[dict[str, object]]:
         """The point's values, then the keys, then the metrics of each row; checks the protocol."""
