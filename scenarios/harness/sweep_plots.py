@@ -1,7 +1,8 @@
 """Figures from any sweep's table (``attnflow plot phase DIR ...``), read from its journal.
 
 - ``--x KEY --y KEY --value NAME``: a heat map (phase diagram) of the mean over seeds of NAME on the
-  grid of the two key columns' values, cells equally sized and labelled by value, the mean written
+  grid of the two key columns' values, cells equally sized and labelled by value (every k-th
+  cell, k in 1, 2, 5, 10, ..., when an axis has more than ``MAX_TICK_LABELS``), the mean written
   in each cell when there are few; saved as ``DIR/phase_NAME_X_Y.png/.pdf``.
 - ``--x KEY --value NAME``: the mean over seeds against KEY, with a band of one standard error of
   the mean (sample standard deviation / sqrt(seeds)); saved as ``DIR/line_NAME_X.png/.pdf``.
@@ -25,6 +26,7 @@ per combination of their values (e.g. one per normalization). The files are writ
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import textwrap
 from collections.abc import Callable, Sequence
@@ -49,6 +51,8 @@ TIME_AXIS = "t"
 MAX_PANELS = 6
 MAX_LINES = 10
 MAX_ANNOTATED_CELLS = 150
+MAX_TICK_LABELS = 12
+"""Most cell labels on a heat map's axis (the paper's grid has 90 betas)."""
 TITLE_CHARS_PER_INCH = 12.5
 """Title characters per inch of figure width at the style's 10 pt title size."""
 
@@ -260,8 +264,10 @@ def time_heat_map(results: SweepResults, y: str, name: str) -> Figure:
                 ax.set_title(_series_label(split, series))
         for ax in axes[panels:]:
             ax.set_visible(False)
-        for ax in axes[(rows - 1) * columns :]:
-            ax.set_xlabel("time t")
+        for column in range(columns):  # the lowest panel of each column, maybe in a short row
+            lowest = axes[:panels][column::columns][-1]
+            lowest.set_xlabel("time t")
+            lowest.tick_params(labelbottom=True)
         for ax in axes[::columns]:
             ax.set_ylabel(y)
         fig.colorbar(mesh, ax=axes[:panels].tolist(), label=f"{name}\n(mean over seeds)")
@@ -330,8 +336,8 @@ def heat_map(results: SweepResults, x: str, y: str, value: Value) -> Figure:
             )
             ax.set_facecolor("0.85")
             ax.grid(False)
-            ax.set_xticks(range(len(xs)), [format_value(v) for v in xs])
-            ax.set_yticks(range(len(ys)), [format_value(v) for v in ys])
+            ax.set_xticks(*_cell_ticks(xs))
+            ax.set_yticks(*_cell_ticks(ys))
             ax.set_xlabel(x)
             if ax is axes[0]:
                 ax.set_ylabel(y)
@@ -384,6 +390,15 @@ def line_plot(
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best")
     return fig
+
+
+def _cell_ticks(values: Sequence[object]) -> tuple[list[int], list[str]]:
+    """Positions and labels of a heat map's cells along an axis: every k-th cell from the first,
+    k the least of 1, 2, 5, 10, 20, 50, ... that leaves at most ``MAX_TICK_LABELS`` labels."""
+    strides = (m * 10**e for e in itertools.count() for m in (1, 2, 5))
+    stride = next(k for k in strides if math.ceil(len(values) / k) <= MAX_TICK_LABELS)
+    positions = list(range(0, len(values), stride))
+    return positions, [format_value(values[i]) for i in positions]
 
 
 def _groups(

@@ -14,6 +14,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import matplotlib.pyplot
 import numpy as np
 import pytest
 import torch
@@ -25,7 +26,7 @@ from scenarios import clustering
 from scenarios.clustering import ClusteringConfig, initial_cloud, initial_clouds, simulate
 from scenarios.clustering import sweep as clustering_sweep
 from scenarios.clustering.sweep import observables, series_metrics
-from scenarios.harness import keep_freed_memory
+from scenarios.harness import keep_freed_memory, sweep_plots
 from scenarios.harness.cli import main
 from scenarios.harness.config import ConfigError
 from scenarios.harness.registry import all_scenarios
@@ -462,3 +463,33 @@ def test_sweep_workers_keep_freed_memory_under_glibc():
     """Every ``mallopt`` setting is accepted (glibc refuses an mmap threshold above 32 MiB on
     64-bit)."""
     assert keep_freed_memory()
+
+
+def test_a_heat_map_of_many_values_labels_every_kth_cell(tmp_path):
+    """90 betas (the paper's grid) get labels on every 10th cell, each naming its cell's beta;
+    5 values of d get one each."""
+    betas = [round(0.1 * k, 1) for k in range(1, 91)]
+    sweep = plan_sweep(
+        "clustering", [f"betas={','.join(map(str, betas))}", "d=2,3,4,5,6"], 1, SHARED[1:]
+    )
+    directory = tmp_path / "s"
+    with SweepTable.open(directory, sweep):
+        pass  # writes sweep.json
+    lines = [
+        json.dumps(
+            {"index": index, "point": point, "rows": [{**point, "seed": 0, "single_cluster": 1}]}
+        )
+        for index, point in enumerate(sweep.points)
+    ]
+    (directory / JOURNAL_FILE).write_text("".join(line + "\n" for line in lines))
+    results = sweep_plots.load_results(directory)
+    figure = sweep_plots.heat_map(
+        results, "betas", "d", sweep_plots.resolve_value(results, "single_cluster_prob")
+    )
+    ax = figure.axes[0]
+    assert list(ax.get_xticks()) == list(range(0, 90, 10))
+    assert [label.get_text() for label in ax.get_xticklabels()] == [
+        str(betas[k]) for k in range(0, 90, 10)
+    ]
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["2", "3", "4", "5", "6"]
+    matplotlib.pyplot.close(figure)
