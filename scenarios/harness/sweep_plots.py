@@ -52,7 +52,7 @@ MAX_PANELS = 6
 MAX_LINES = 10
 MAX_ANNOTATED_CELLS = 150
 MAX_TICK_LABELS = 12
-"""Most cell labels on a heat map's axis (the paper's grid has 90 betas)."""
+"""Most value labels on an axis of cells or non-numeric values (the paper's grid has 90 betas)."""
 TITLE_CHARS_PER_INCH = 12.5
 """Title characters per inch of figure width at the style's 10 pt title size."""
 
@@ -259,7 +259,7 @@ def time_heat_map(results: SweepResults, y: str, name: str) -> Figure:
             ax.set_facecolor("0.85")
             ax.grid(False)
             if not numeric:
-                ax.set_yticks(positions, [format_value(v) for v in ys])
+                ax.set_yticks(*_cell_ticks(ys))
             if series:
                 ax.set_title(_series_label(split, series))
         for ax in axes[panels:]:
@@ -380,7 +380,7 @@ def line_plot(
             ax.plot(positions, mean, marker="o", markersize=3.5, color=color, label=label)
             ax.fill_between(positions, mean - error, mean + error, color=color, alpha=0.2)
         if not numeric:
-            ax.set_xticks(positions, [format_value(v) for v in xs])
+            ax.set_xticks(*_cell_ticks(xs))
         ax.set_xlabel(x)
         ax.set_ylabel(value.label)
         if value.probability:
@@ -393,8 +393,9 @@ def line_plot(
 
 
 def _cell_ticks(values: Sequence[object]) -> tuple[list[int], list[str]]:
-    """Positions and labels of a heat map's cells along an axis: every k-th cell from the first,
-    k the least of 1, 2, 5, 10, 20, 50, ... that leaves at most ``MAX_TICK_LABELS`` labels."""
+    """Positions and labels of an axis of values placed at 0, 1, 2, ... (a heat map's cells, a
+    non-numeric key): every k-th value from the first, k the least of 1, 2, 5, 10, 20, 50, ...
+    that leaves at most ``MAX_TICK_LABELS`` labels."""
     strides = (m * 10**e for e in itertools.count() for m in (1, 2, 5))
     stride = next(k for k in strides if math.ceil(len(values) / k) <= MAX_TICK_LABELS)
     positions = list(range(0, len(values), stride))

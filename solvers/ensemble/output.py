@@ -26,8 +26,10 @@ time at d = 32, 128 and 1024 (solved in 32 span coordinates); at d = 2 within 2%
 clouds; observing a cloud alone cost 29 us in batches of 16, 10-19 us in batches of 64-1024."""
 
 DEVICE_OBSERVE_ELEMENTS = 1 << 22
-"""Numbers per ``observe`` call for states on a GPU (32 MiB in float64), where a call's cost is
-its kernel launches whatever the batch, not cache traffic (4096 clouds of 32 x 32 per call)."""
+"""Numbers per ``observe`` call for states on a GPU, counted as ``OBSERVE_ELEMENTS`` counts them
+(32 MiB per float64 n x n temporary), where a call's cost is its kernel launches whatever the
+batch, not cache traffic: 4096 clouds of 32 tokens per call, at any d (at d = 2 that is 4096,
+not the 65536 of a count by states; not yet measured on a GPU)."""
 
 
 def observe_batch(n: int, d: int, device: torch.device) -> int:
