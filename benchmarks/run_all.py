@@ -1,4 +1,4 @@
-"""Run every benchmark (issues #2 and #4: attention, memory, ensemble, momentum steps); summarize.
+"""Run every benchmark (attention kernels, memory, ensembles, momentum steps, sweeps); summarize.
 
 Each script runs as its own process, with its output shown as it comes; the summary repeats
 their ``RESULT`` lines. ``--quick`` shrinks every problem for a smoke test of the scripts: its
@@ -17,6 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RUNS: list[tuple[str, list[str], list[str]]] = [
     ("attention.py", [], ["--n", "1024", "--repeats", "3", "--processes", "1"]),
+    ("short_attention.py", [], ["--keys", "8", "32", "--dims", "8", "--repeats", "2"]),
     ("memory.py", [], ["--n", "8192"]),
     ("ensemble.py", [], ["--systems", "16", "--repeats", "1"]),
     ("accelerated.py", [], ["--n", "1024", "--repeats", "3"]),

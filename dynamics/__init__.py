@@ -18,6 +18,7 @@ from dynamics.attention.linear_attention import (
     second_moment,
 )
 from dynamics.attention.self_attention import NORMALIZATIONS, SelfAttention
+from dynamics.attention.short import short_attention, short_attention_serves
 from dynamics.attention.sinkhorn import sinkhorn_attention, sinkhorn_matrix, sinkhorn_potentials
 from dynamics.attention.streaming import (
     attention_with_lse,
@@ -289,6 +290,8 @@ __all__ = [
     "sample_weights",
     "second_moment",
     "separated_groups",
+    "short_attention",
+    "short_attention_serves",
     "sinkhorn_attention",
     "sinkhorn_matrix",
     "sinkhorn_potentials",

@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dynamics.attention.short import short_attention, short_attention_serves
+
 # At most 2^19 logits per tile (2 MiB in float32), so that a tile stays in cache between its
 # product, shift, exponential and accumulation: the fastest of 2^17..2^22 for n = 4096,
 # d in {3, 64} on a 2-core CPU (BENCHMARKS.md). Smaller tiles pay more Python overhead.
@@ -297,10 +299,15 @@ def softmax_attention(
     """out_i = sum_j e^{s_ij} v_j / sum_j e^{s_ij}, s_ij = scale <q_i, k_j> + b_j, in O(n d)
     memory (b = ``key_bias``, shape (..., n_k), or 0).
 
-    One fused ``scaled_dot_product_attention`` call on inputs zero-padded to a common width where
-    a fused kernel serves (``fused_kernel_serves``), else ``streaming_attention``. The bias enters
-    the fused call as one more coordinate of queries and keys (``_with_key_bias``).
+    Over few keys where it is faster (``short_attention_serves``) by ``short_attention``, a tile
+    of systems at a time; else one fused ``scaled_dot_product_attention`` call on inputs
+    zero-padded to a common width where a fused kernel serves (``fused_kernel_serves``), else
+    ``streaming_attention``. The bias enters the fused call as one more coordinate of queries and
+    keys (``_with_key_bias``).
     """
+    if short_attention_serves(q, k, v, key_bias):
+        batch_shape = broadcast_batch_shape(q, k, v, *_bias_as_matrix(key_bias, k.shape[-2]))
+        return short_attention(q, k, v, batch_shape, scale=scale, causal=causal, key_bias=key_bias)
     if not fused_kernel_serves(q):
         return streaming_attention(q, k, v, scale=scale, causal=causal, key_bias=key_bias)[0]
     if key_bias is not None:

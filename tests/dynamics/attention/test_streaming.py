@@ -8,6 +8,7 @@ import torch
 from dynamics import (
     attention_with_lse,
     fused_kernel_serves,
+    short_attention_serves,
     softmax_attention,
     streaming_attention,
 )
@@ -68,9 +69,12 @@ def test_fused_and_differentiable_paths_agree(generator):
 
 
 @pytest.mark.parametrize("causal", [False, True])
-def test_softmax_attention_pads_unequal_widths(causal, generator):
-    q, k = (torch.randn(2, 30, 5, generator=generator, dtype=F64) for _ in range(2))
-    v = torch.randn(2, 30, 3, generator=generator, dtype=F64)
+@pytest.mark.parametrize("n", [30, 70])
+def test_softmax_attention_pads_unequal_widths(causal, n, generator):
+    """n = 30 takes the short-sequence kernel, n = 70 the fused one (padded)."""
+    q, k = (torch.randn(2, n, 5, generator=generator, dtype=F64) for _ in range(2))
+    v = torch.randn(2, n, 3, generator=generator, dtype=F64)
+    assert short_attention_serves(q, k, v, None) is (n == 30)
     expected, _ = dense(q, k, v, 0.7, causal)
     torch.testing.assert_close(softmax_attention(q, k, v, scale=0.7, causal=causal), expected)
 

@@ -301,10 +301,8 @@ def test_splitting_methods_run_the_block_by_its_parts(generator, method, per_ste
     batch = inputs(generator)
     states, _ = model.flow(batch)
     assert model.nfe == 4 * per_step
-    with torch.no_grad():
-        expected = integrate(
-            model.field, model.embed(batch), [0.0, 1.0], method=method, step_size=0.25
-        )
+    # with the parameters' derivatives tracked, as in the flow: the same attention kernel
+    expected = integrate(model.field, model.embed(batch), [0.0, 1.0], method=method, step_size=0.25)
     torch.testing.assert_close(states, expected, rtol=0, atol=0)
     assert bool(torch.isfinite(model(batch)).all())
 
