@@ -23,6 +23,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dynamics.attention.batching import attention_batch_shape, flatten_batch
+
 TILE_ELEMENTS = 1 << 17
 """Logits formed at once (1 MiB in float64): the fastest of 2^13..2^19 at n <= 64."""
 
@@ -47,22 +49,22 @@ def short_attention(
     q: Tensor,
     k: Tensor,
     v: Tensor,
-    batch_shape: tuple[int, ...],
     *,
     scale: float,
     causal: bool = False,
     key_bias: Tensor | None = None,
 ) -> Tensor:
-    """out (*batch_shape, n_q, e_v) of the module docstring for q (..., n_q, e), k (..., n_k, e),
-    v (..., n_k, e_v) and key_bias (..., n_k) or None, all broadcast to ``batch_shape``; with
+    """out (..., n_q, e_v) of the module docstring for q (..., n_q, e), k (..., n_k, e),
+    v (..., n_k, e_v) and key_bias (..., n_k) or None, over their broadcast batch shape; with
     ``causal`` query i sees keys j <= i only. Every row needs one finite logit."""
     n_q, n_k = q.shape[-2], k.shape[-2]
-    q3 = q.expand(*batch_shape, n_q, q.shape[-1]).reshape(-1, n_q, q.shape[-1])
-    keys = k.expand(*batch_shape, n_k, k.shape[-1]).reshape(-1, n_k, k.shape[-1]).transpose(1, 2)
-    v3 = v.expand(*batch_shape, n_k, v.shape[-1]).reshape(-1, n_k, v.shape[-1])
+    batch_shape = attention_batch_shape(q, k, v, key_bias)
+    q3 = flatten_batch(q, batch_shape)
+    keys = flatten_batch(k, batch_shape).transpose(1, 2)
+    v3 = flatten_batch(v, batch_shape)
     bias = None
     if key_bias is not None:  # (B, 1, n_k): broadcast over the queries by baddbmm
-        bias = key_bias.expand(*batch_shape, n_k).reshape(-1, 1, n_k)
+        bias = flatten_batch(key_bias[..., None, :], batch_shape)
     hidden = None
     if causal:
         rows = torch.arange(n_q, device=q.device)[:, None]

@@ -55,11 +55,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from dynamics.attention.streaming import (
-    attention_with_lse,
-    broadcast_batch_shape,
-    softmax_attention,
-)
+from dynamics.attention.batching import broadcast_batch_shape
+from dynamics.attention.streaming import attention_with_lse, softmax_attention
 from dynamics.checks import check_int, check_real
 
 DEFAULT_MAX_ITERS = 1000

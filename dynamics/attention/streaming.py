@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dynamics.attention.batching import attention_batch_shape, flatten_batch
 from dynamics.attention.short import short_attention, short_attention_serves
 
 # At most 2^19 logits per tile (2 MiB in float32), so that a tile stays in cache between its
@@ -51,23 +52,6 @@ def _tiles(batch_size: int, n_queries: int, n_keys: int, block_elements: int) ->
     return max(1, per_system // key_block), key_block
 
 
-def broadcast_batch_shape(*tensors: Tensor) -> tuple[int, ...]:
-    """The broadcast of the tensors' batch shapes (all dimensions but the last two).
-
-    Written out because ``torch.broadcast_shapes`` imports sympy on first use (about 0.4 s and
-    36 MiB of resident memory, torch 2.13).
-    """
-    shapes = [tuple(t.shape[:-2]) for t in tensors]
-    ndim = max(len(shape) for shape in shapes)
-    result = []
-    for axis in range(-ndim, 0):
-        sizes = {shape[axis] for shape in shapes if len(shape) >= -axis} - {1}
-        if len(sizes) > 1:
-            raise RuntimeError(f"batch shapes {shapes} do not broadcast")
-        result.append(sizes.pop() if sizes else 1)
-    return tuple(result)
-
-
 def streaming_attention(
     q: Tensor,
     k: Tensor,
@@ -85,19 +69,18 @@ def streaming_attention(
     (..., n_q, e_v) or None and ``lse`` (..., n_q). With ``causal`` query i sees keys j <= i only.
     """
     n_q, n_k = q.shape[-2], k.shape[-2]
-    biases = _bias_as_matrix(key_bias, n_k)
-    batch_shape = broadcast_batch_shape(q, k, *([] if v is None else [v]), *biases)
+    batch_shape = attention_batch_shape(q, k, v, key_bias)
     # Flatten the batch so that every product is one bmm / baddbmm; the scale goes into q once.
-    q3 = (q * scale).expand(*batch_shape, n_q, q.shape[-1]).reshape(-1, n_q, q.shape[-1])
-    k3 = k.expand(*batch_shape, n_k, k.shape[-1]).reshape(-1, n_k, k.shape[-1])
+    q3 = flatten_batch(q * scale, batch_shape)
+    k3 = flatten_batch(k, batch_shape)
     b3 = None
     if key_bias is not None:  # (B, 1, n_k): broadcast over the queries by baddbmm
-        b3 = key_bias.to(q3).expand(*batch_shape, n_k).reshape(-1, 1, n_k)
+        b3 = flatten_batch(key_bias.to(q3)[..., None, :], batch_shape)
     ones = k3.new_ones((k3.shape[0], n_k, 1))
     if v is None:
         v3 = ones
     else:
-        v3 = v.expand(*batch_shape, n_k, v.shape[-1]).reshape(-1, n_k, v.shape[-1])
+        v3 = flatten_batch(v, batch_shape)
         v3 = torch.cat((v3, ones.to(v3.dtype)), dim=-1)
     q_chunk, key_block = _tiles(q3.shape[0], n_q, n_k, block_elements)
     if q_chunk >= n_q:
@@ -114,15 +97,6 @@ def streaming_attention(
     if v is None:
         return None, lse
     return out.reshape(*batch_shape, n_q, v.shape[-1]), lse
-
-
-def _bias_as_matrix(key_bias: Tensor | None, n_k: int) -> list[Tensor]:
-    """[key_bias[..., None]] (batch shape first, for ``broadcast_batch_shape``), or []."""
-    if key_bias is None:
-        return []
-    if key_bias.ndim < 1 or key_bias.shape[-1] != n_k:
-        raise ValueError(f"key_bias has shape {tuple(key_bias.shape)}; expected (..., {n_k})")
-    return [key_bias[..., None]]
 
 
 def _stream_query_chunk(
@@ -222,7 +196,7 @@ def _fused_applicable(q: Tensor, k: Tensor, v: Tensor, key_bias: Tensor | None) 
 def _with_key_bias(q: Tensor, k: Tensor, key_bias: Tensor, scale: float) -> tuple[Tensor, Tensor]:
     """q' = [scale q, 1] and k' = [k, b] over the common batch shape, so that
     <q'_i, k'_j> = scale <q_i, k_j> + b_j."""
-    batch_shape = broadcast_batch_shape(q, k, *_bias_as_matrix(key_bias, k.shape[-2]))
+    batch_shape = attention_batch_shape(q, k, None, key_bias)
     q = (q * scale).expand(*batch_shape, *q.shape[-2:])
     k = k.expand(*batch_shape, *k.shape[-2:])
     bias = key_bias.to(k).expand(*batch_shape, k.shape[-2])
@@ -240,7 +214,7 @@ def _fused_attention_lse(
         q, k = _with_key_bias(q, k, key_bias, scale)
         scale = 1.0
     n_q, n_k, e, e_v = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
-    batch_shape = broadcast_batch_shape(q, k, v)
+    batch_shape = attention_batch_shape(q, k, v, None)
     width = _fused_width(e + 1, e_v + 2, q.device)
     dummy = 1 if causal else 0
     q_aug = q.new_zeros((*batch_shape, n_q + dummy, width))
@@ -306,8 +280,7 @@ def softmax_attention(
     keys (``_with_key_bias``).
     """
     if short_attention_serves(q, k, v, key_bias):
-        batch_shape = broadcast_batch_shape(q, k, v, *_bias_as_matrix(key_bias, k.shape[-2]))
-        return short_attention(q, k, v, batch_shape, scale=scale, causal=causal, key_bias=key_bias)
+        return short_attention(q, k, v, scale=scale, causal=causal, key_bias=key_bias)
     if not fused_kernel_serves(q):
         return streaming_attention(q, k, v, scale=scale, causal=causal, key_bias=key_bias)[0]
     if key_bias is not None:

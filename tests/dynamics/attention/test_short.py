@@ -34,7 +34,7 @@ def test_tiles_give_the_dense_answer(causal, biased, dtype, generator, monkeypat
     if biased:
         bias = torch.randn(5, 8, 9, generator=generator, dtype=dtype)
         bias[..., 3] = -torch.inf
-    out = short_attention(q, k, v, (5, 8), scale=0.7, causal=causal, key_bias=bias)
+    out = short_attention(q, k, v, scale=0.7, causal=causal, key_bias=bias)
     tolerance = 1e-12 if dtype == F64 else 1e-5
     expected = dense(q, k, v, 0.7, causal, bias)
     torch.testing.assert_close(out, expected, rtol=tolerance, atol=tolerance)
@@ -44,7 +44,7 @@ def test_huge_logits_stay_finite(generator):
     """At scale 1e4 each token's self term dominates: the output is the token itself."""
     x = torch.randn(64, 32, 8, generator=generator, dtype=F64)
     x = x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)
-    out = short_attention(x, x, x, (64,), scale=1e4)
+    out = short_attention(x, x, x, scale=1e4)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out, x, rtol=0, atol=1e-12)
 
@@ -73,7 +73,7 @@ def test_its_derivatives_are_the_fused_kernels(generator):
     q, k, v = (torch.randn(3, 20, 5, generator=generator, dtype=F64) for _ in range(3))
     q.requires_grad_(True)
     assert not short_attention_serves(q, k, v, None)
-    out = short_attention(q, k, v, (3,), scale=1.3)
+    out = short_attention(q, k, v, scale=1.3)
     (gradient,) = torch.autograd.grad(out.square().sum(), q)
     (expected,) = torch.autograd.grad(softmax_attention(q, k, v, scale=1.3).square().sum(), q)
     torch.testing.assert_close(gradient, expected, rtol=1e-12, atol=1e-12)
@@ -81,4 +81,4 @@ def test_its_derivatives_are_the_fused_kernels(generator):
 
 def test_an_empty_batch_gives_an_empty_answer():
     q = torch.zeros(0, 4, 3, dtype=F64)
-    assert short_attention(q, q, q, (0,), scale=1.0).shape == (0, 4, 3)
+    assert short_attention(q, q, q, scale=1.0).shape == (0, 4, 3)
