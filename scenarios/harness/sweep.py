@@ -36,7 +36,8 @@ anything is written: a refusal is one ConfigError line.
 - ``results.csv``: the same rows as a table (columns: the grid keys, ``seed``, the scenario's
   ``SWEEP_KEYS``, then the metrics; empty cells for None), appended the same way after each
   journal line, and rewritten from the journal (write a temporary file, fsync, rename) when a
-  sweep opens the directory and when it completes. On completion both files are rewritten in the
+  sweep opens the directory (so a resumed sweep appends under one header to every finished
+  point's rows) and when it ends, however it ends. On completion both files are rewritten in the
   canonical order (points in grid order, each point's rows as its sweep returned them), so
   the finished table is the same whichever backend ran it and however often it was interrupted.
 
@@ -348,9 +349,9 @@ class SweepTable:
     @contextmanager
     def open(cls, directory: Path, sweep: Sweep) -> Iterator[SweepTable]:
         """Check or write ``sweep.json``, take the lock, read and check the journal (cutting a
-        torn last line) and yield the table; on exit, however it comes (an error or an interrupt
-        included), rewrite the CSV from the journal unless ``complete`` just did, and release
-        the lock."""
+        torn last line), rewrite the CSV from it and yield the table; on exit, however it comes
+        (an error or an interrupt included), rewrite the CSV from the journal unless
+        ``complete`` just did, and release the lock."""
         directory = Path(directory)
         spec = sweep.spec()
         _check_directory(directory, spec)
@@ -360,6 +361,7 @@ class SweepTable:
             if not (directory / SPEC_FILE).exists():
                 _replace(directory / SPEC_FILE, [json.dumps(spec, indent=2) + "\n"])
             table = cls(directory, sweep, journal_spans(directory, repair=True, sweep=sweep))
+            table._rewrite(journal=False)  # the CSV a killed sweep left may lag its journal
             try:
                 yield table
             finally:  # every exit path: the table then holds exactly the journal's points
@@ -472,6 +474,12 @@ def read_journal(
     rows for other seeds.
     """
     return {index: entry for index, _, entry in _journal(directory, repair, sweep)}
+
+
+def journal_entries(directory: Path) -> Iterator[tuple[int, dict]]:
+    """The finished points of a sweep directory as (index, entry), one journal line at a time
+    in the file's order (not necessarily grid order), checked as ``read_journal`` checks them."""
+    return ((index, entry) for index, _, entry in _journal(directory, False, None))
 
 
 def journal_spans(

@@ -1,4 +1,5 @@
-"""Figures from any sweep's table (``attnflow plot phase DIR ...``), read from its journal.
+"""Figures from any sweep's table (``attnflow plot phase DIR ...``), drawn from its cells
+(``scenarios.harness.sweep_results``: the rows summarised over seeds as the journal is read).
 
 - ``--x KEY --y KEY --value NAME``: a heat map (phase diagram) of the mean over seeds of NAME on the
   grid of the two key columns' values, cells equally sized and labelled by value (every k-th
@@ -25,11 +26,10 @@ per combination of their values (e.g. one per normalization). The files are writ
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,16 +38,19 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from scenarios.harness import sweep
 from scenarios.harness.checks import did_you_mean
-from scenarios.harness.config import ConfigError, config_to_dict, format_value
+from scenarios.harness.config import ConfigError, format_value
 from scenarios.harness.output import staged_files
-from scenarios.harness.registry import get_scenario
 from scenarios.harness.style import FULL_WIDTH, figure_style, new_figure, save_figure
+from scenarios.harness.sweep_results import (
+    TIME_AXIS,
+    SweepResults,
+    distinct_values,
+    is_real,
+    load_results,
+)
 
 PROBABILITY_SUFFIX = "_prob"
-TIME_AXIS = "t"
-"""The x axis of the time series the points kept."""
 MAX_PANELS = 6
 MAX_LINES = 10
 MAX_ANNOTATED_CELLS = 150
@@ -55,46 +58,6 @@ MAX_TICK_LABELS = 12
 """Most value labels on an axis of cells or non-numeric values (the paper's grid has 90 betas)."""
 TITLE_CHARS_PER_INCH = 12.5
 """Title characters per inch of figure width at the style's 10 pt title size."""
-
-
-@dataclass(frozen=True)
-class SweepResults:
-    """A sweep's spec and finished rows (points in grid order), split into key and metric
-    columns."""
-
-    directory: Path
-    spec: dict
-    rows: list[dict[str, object]]
-    key_columns: tuple[str, ...]
-    metric_columns: tuple[str, ...]
-    series: tuple[dict[str, object], ...] = ()
-    """Per point and run: its key values, ``t`` and each series' values at those times."""
-
-    @property
-    def series_names(self) -> tuple[str, ...]:
-        """The time series the points kept (empty if none)."""
-        if not self.series:
-            return ()
-        return tuple(k for k in self.series[0] if k not in self.key_columns and k != TIME_AXIS)
-
-    @property
-    def seed_count(self) -> int:
-        """Seeds per point."""
-        return int(self.spec["seeds"]["count"])
-
-    def settings(self) -> str:
-        """The shared config values a user changed from the scenario's sweep starting point."""
-        declared = get_scenario(self.spec["scenario"])
-        start = config_to_dict(declared.config()) | dict(declared.sweep.defaults)
-        start = {
-            key: list(value) if isinstance(value, tuple) else value for key, value in start.items()
-        }
-        changed = [
-            f"{key} = {format_value(value)}"
-            for key, value in self.spec["config"].items()
-            if start.get(key) != value
-        ]
-        return ", ".join(changed)
 
 
 @dataclass(frozen=True)
@@ -107,32 +70,15 @@ class Value:
     probability: bool
 
 
-def load_results(directory: Path) -> SweepResults:
-    """Read ``sweep.json`` and the journal; ConfigError if it is not a sweep or has no rows."""
-    directory = Path(directory)
-    spec = sweep.read_spec(directory)
-    entries = sweep.read_journal(directory)
-    rows = [row for index in sorted(entries) for row in entries[index]["rows"]]
-    if not rows:
-        raise ConfigError(f"the sweep in {str(directory)!r} has no finished points yet")
-    keys = tuple(key for key in spec["key_columns"] if key in rows[0])
-    metrics = tuple(key for key in rows[0] if key not in keys)
-    series = tuple(
-        {**entries[index]["point"], **run}
-        for index in sorted(entries)
-        for run in entries[index].get("series", ())
-    )
-    return SweepResults(directory, spec, rows, keys, metrics, series)
-
-
 def resolve_value(results: SweepResults, name: str) -> Value:
     """``name`` as a metric column or ``COLUMN_prob``; ConfigError naming the choices."""
     if name in results.metric_columns:
+        _check_numeric(results, name, name)
         return Value(name, name, f"{name}\n(mean over seeds)", probability=False)
     column = name.removesuffix(PROBABILITY_SUFFIX)
     if name.endswith(PROBABILITY_SUFFIX) and column in results.metric_columns:
-        values = {row[column] for row in results.rows}
-        if not values <= {0, 1, None}:
+        _check_numeric(results, column, name)
+        if not all(cell.columns[column].binary for cell in results.cells):
             raise ConfigError(
                 f"--value {name!r} needs a 0/1 column, but {column!r} takes other values"
             )
@@ -146,6 +92,15 @@ def resolve_value(results: SweepResults, name: str) -> Value:
         f"{did_you_mean(name, choices)}; metrics: {', '.join(results.metric_columns)} "
         f"(or COLUMN{PROBABILITY_SUFFIX} for a 0/1 column)"
     )
+
+
+def _check_numeric(results: SweepResults, column: str, name: str) -> None:
+    """ConfigError if ``column`` holds a value that is neither a number nor null."""
+    if any(cell.columns[column] is None for cell in results.cells):
+        raise ConfigError(
+            f"--value {name!r}: column {column!r} of the sweep in {str(results.directory)!r} "
+            "holds values that are not numbers; choose a numeric metric"
+        )
 
 
 def check_axis(results: SweepResults, name: str, flag: str) -> None:
@@ -203,14 +158,12 @@ def _series_groups(
 ) -> tuple[list[str], dict[tuple, dict[tuple, np.ndarray]]]:
     """The key columns that split a figure of the series ``name``, and per combination of their
     values, per values of ``axes``: the series (one value per output time)."""
-    as_rows = dataclasses.replace(results, rows=list(results.series))
-    split = _split_columns(as_rows, axes)
+    split = _split_columns(results.key_columns, results.series, axes)
     groups: dict[tuple, dict[tuple, np.ndarray]] = {}
     for run in results.series:
         series = tuple(run[key] for key in split)
         at = tuple(run[key] for key in axes)
-        values = np.array([math.nan if v is None else v for v in run[name]], dtype=float)
-        groups.setdefault(series, {})[at] = values
+        groups.setdefault(series, {})[at] = run[name]
     return split, groups
 
 
@@ -233,9 +186,9 @@ def time_heat_map(results: SweepResults, y: str, name: str) -> Figure:
             f"the heat map of {name!r} over t and {y} would need {len(groups)} panels (one per "
             f"{', '.join(split)}); at most {MAX_PANELS}: sweep fewer values"
         )
-    times = np.array(results.series[0][TIME_AXIS], dtype=float)
+    times = results.series[0][TIME_AXIS]
     ys = _axis_values(results, y)
-    numeric = all(_is_number(v) for v in ys)
+    numeric = all(is_real(v) for v in ys)
     positions = np.array(ys if numeric else range(len(ys)), dtype=float)
     norm = _series_norm(groups)
     panels = len(groups)
@@ -282,7 +235,7 @@ def series_lines(results: SweepResults, name: str) -> Figure:
             f"the line plot of {name!r} against t would need {len(groups)} lines (one per "
             f"{', '.join(split)}); at most {MAX_LINES}: use --y for a heat map"
         )
-    times = np.array(results.series[0][TIME_AXIS], dtype=float)
+    times = results.series[0][TIME_AXIS]
     width = FULL_WIDTH * 0.75
     with figure_style():
         fig = new_figure(width, 3.4, layout="constrained")
@@ -365,7 +318,7 @@ def line_plot(
             f"per {', '.join(split)}); at most {MAX_LINES}: use --y for a heat map"
         )
     xs = _axis_values(results, x)
-    numeric = all(_is_number(v) for v in xs)
+    numeric = all(is_real(v) for v in xs)
     positions = np.array(xs if numeric else range(len(xs)), dtype=float)
     width = FULL_WIDTH * 0.75
     with figure_style():
@@ -406,58 +359,45 @@ def _groups(
     results: SweepResults, axes: Sequence[str], value: Value
 ) -> tuple[list[str], dict[tuple, dict[tuple, tuple[float, float]]]]:
     """The key columns that split the figure, and per combination of their values, per axis
-    values: (mean, standard error of the mean) over seeds of ``value``'s column."""
-    split = _split_columns(results, axes)
-    samples: dict[tuple, dict[tuple, list[float]]] = {}
-    for row in results.rows:
-        series = tuple(row[key] for key in split)
-        at = tuple(row[key] for key in axes)
-        raw = row[value.column]
-        samples.setdefault(series, {}).setdefault(at, []).append(
-            math.nan if raw is None else float(raw)
-        )
-    return split, {
-        series: {at: _mean_and_error(values) for at, values in cells.items()}
-        for series, cells in samples.items()
-    }
+    values: (mean, standard error of the mean) over seeds of ``value``'s column (the other key
+    columns follow from these, so each holds one cell)."""
+    keys = [cell.keys for cell in results.cells]
+    split = _split_columns(results.key_columns, keys, axes)
+    groups: dict[tuple, dict[tuple, tuple[float, float]]] = {}
+    for cell in results.cells:
+        series = tuple(cell.keys[key] for key in split)
+        at = tuple(cell.keys[key] for key in axes)
+        summary = cell.columns[value.column]
+        groups.setdefault(series, {})[at] = (summary.mean, summary.error)
+    return split, groups
 
 
-def _split_columns(results: SweepResults, axes: Sequence[str]) -> list[str]:
-    """Key columns (not the seed, not the axes) that vary for fixed axes and split columns.
+def _split_columns(
+    key_columns: Sequence[str], points: Sequence[Mapping[str, object]], axes: Sequence[str]
+) -> list[str]:
+    """Key columns (not the seed, not the axes) that vary over ``points`` (the cells' or kept
+    runs' key values) for fixed axes and split columns.
 
     The scenario's run keys are tried before the grid keys, so that a grid key mirrored by a run
     key (clustering's ``betas`` and ``beta``) is named by the run key.
     """
-    keys = list(results.key_columns)
+    keys = list(key_columns)
     seed = keys.index("seed")
     split: list[str] = []
     for key in keys[seed + 1 :] + keys[:seed]:
         if key in axes:
             continue
         seen: dict[tuple, set] = {}
-        for row in results.rows:
-            seen.setdefault(tuple(row[k] for k in (*axes, *split)), set()).add(row[key])
+        for point in points:
+            seen.setdefault(tuple(point[k] for k in (*axes, *split)), set()).add(point[key])
         if any(len(values) > 1 for values in seen.values()):
             split.append(key)
     return split
 
 
-def _mean_and_error(values: list[float]) -> tuple[float, float]:
-    defined = np.array([v for v in values if not math.isnan(v)])
-    if defined.size == 0:
-        return math.nan, math.nan
-    error = float(defined.std(ddof=1) / math.sqrt(defined.size)) if defined.size > 1 else 0.0
-    return float(defined.mean()), error
-
-
 def _axis_values(results: SweepResults, key: str) -> list[object]:
-    """The distinct values of a key column: sorted if numbers, else in order of appearance."""
-    values = list(dict.fromkeys(row[key] for row in results.rows))
-    return sorted(values) if all(_is_number(v) for v in values) else values
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """The distinct values of a key column over the cells (see ``distinct_values``)."""
+    return distinct_values((cell.keys for cell in results.cells), key)
 
 
 def _series_label(split: list[str], series: tuple) -> str:
@@ -482,7 +422,7 @@ def _title(
         + (", band ± 1 standard error" if band else "")
         + (" at every output time" if value is None else ""),
     ]
-    if value is not None and any(row[value.column] is None for row in results.rows):
+    if value is not None and any(cell.columns[value.column].undefined for cell in results.cells):
         parts[-1] += f"; seeds where {value.column} is undefined left out"
     settings = results.settings()
     if settings:

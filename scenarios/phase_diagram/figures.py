@@ -11,12 +11,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from scenarios.harness.sweep_plots import (
-    SweepResults,
     heat_map,
     line_plot,
     resolve_value,
     time_heat_map,
 )
+from scenarios.harness.sweep_results import SweepResults
 from scenarios.phase_diagram.config import PhaseDiagramConfig
 from scenarios.phase_diagram.simulation import (
     COLLISIONS,

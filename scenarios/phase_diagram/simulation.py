@@ -10,7 +10,7 @@ import numpy as np
 
 from scenarios.harness.config import format_value
 from scenarios.harness.sweep import run_sweep
-from scenarios.harness.sweep_plots import SweepResults, load_results
+from scenarios.harness.sweep_results import Cell, SweepResults, load_results
 from scenarios.phase_diagram.config import PhaseDiagramConfig, sweep_of
 
 SWEEP_DIR = "sweep"
@@ -45,7 +45,7 @@ def metrics(config: PhaseDiagramConfig, results: SweepResults) -> dict[str, obje
         for beta in config.betas
     }
     return {
-        "points": _point_summaries(results.rows),
+        "points": _point_summaries(results.cells),
         "reference_time_to_single_cluster": {format_value(b): t for b, t in reference.items()},
         "sweep_dir": SWEEP_DIR,
         "paper_statistic": PAPER_STATISTIC,
@@ -73,23 +73,20 @@ def equiangular_cluster_time(
     return float(np.sum(weights * top / 2.0 / equiangular_rate(rho, n, beta, normalization)))
 
 
-def _point_summaries(rows: list[dict[str, object]]) -> list[dict[str, object]]:
-    """Per (beta, d): the fraction of seeds with one cluster at T, the mean time to it and the
-    means over seeds of the statistics at T (``AT_T``)."""
-    points: dict[tuple, list[dict]] = {}
-    for row in rows:
-        points.setdefault((row["beta"], row["d"]), []).append(row)
+def _point_summaries(cells: tuple[Cell, ...]) -> list[dict[str, object]]:
+    """Per (beta, d): the fraction of seeds with one cluster at T, the mean time to it (None if
+    no seed formed one) and the means over seeds of the statistics at T (``AT_T``)."""
     summaries = []
-    for (beta, d), group in points.items():
-        times = [row[TIME] for row in group if row[TIME] is not None]
+    for cell in cells:
+        time = cell.columns[TIME]
         summaries.append(
             {
-                "beta": beta,
-                "d": d,
-                PROBABILITY: sum(row["single_cluster"] for row in group) / len(group),
-                f"mean_{TIME}": sum(times) / len(times) if times else None,
-                "seeds": len(group),
-                **{f"mean_{name}": sum(row[name] for row in group) / len(group) for name in AT_T},
+                "beta": cell.keys["beta"],
+                "d": cell.keys["d"],
+                PROBABILITY: cell.columns["single_cluster"].mean,
+                f"mean_{TIME}": time.mean if time.defined else None,
+                "seeds": time.seeds,
+                **{f"mean_{name}": cell.columns[name].mean for name in AT_T},
             }
         )
     return summaries

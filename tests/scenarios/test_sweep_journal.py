@@ -107,6 +107,27 @@ def test_the_table_matches_the_journal_after_an_interrupt(tmp_path, monkeypatch)
     assert [int(row["seed"]) for row in table] == [row["seed"] for row in journal[0]["rows"]]
 
 
+@pytest.mark.parametrize("killed", [False, True])
+def test_a_resumed_sweep_appends_to_a_table_that_matches_its_journal(finished, tmp_path, killed):
+    """A resumed sweep's CSV has one header and the rows of every finished point while it runs,
+    also when the sweep before it was killed before its CSV caught up (SIGKILL: no cleanup)."""
+    entries = [json.loads(line) for line in _journal_lines(finished)[::-1]]
+    directory = tmp_path / "s"
+    for session, entry in enumerate(entries):
+        rows = [{k: v for k, v in r.items() if k not in entry["point"]} for r in entry["rows"]]
+        with SweepTable.open(directory, _sweep()) as table:
+            table.append(entry["index"], rows)
+            with open(directory / TABLE_FILE, newline="") as handle:
+                lines = list(csv.reader(handle))
+        if killed and session == 0:
+            (directory / TABLE_FILE).unlink()
+    header = lines[0]
+    assert header[:3] == ["d", "seed", "normalization"]
+    assert [line for line in lines[1:] if line == header] == []
+    seeds = [(int(line[0]), int(line[1])) for line in lines[1:]]
+    assert seeds == [(3, 0), (3, 1), (2, 0), (2, 1)]  # in the order the points finished
+
+
 def test_sigterm_stops_a_pooled_sweep_with_one_line(tmp_path):
     root = Path(__file__).resolve().parents[2]
     out = tmp_path / "s"
