@@ -15,7 +15,9 @@ overhead that outweighs its arithmetic. ``short_attention_serves`` takes this pa
 measured faster on the CPU without a derivative tracked (one thread, BENCHMARKS.md): float64
 with at most 64 keys and heads at most 16 wide (0.41-1.03 of the fused call's time), float32 with
 at most 8 keys and heads at most 32 wide (0.7-0.75). With a derivative tracked the fused
-kernel's backward is the faster one (this kernel's forward and backward took 0.8-5x its time).
+kernel's backward is the faster one but for heads 2 wide (``SHORT_LIMITS_WITH_GRAD``: forward and
+backward in 0.76-0.90 of the fused kernel's time at n <= 32 in float64, 0.86 at n = 8 in float32;
+1.04-5.3x at d >= 8).
 """
 
 from __future__ import annotations
@@ -31,17 +33,19 @@ TILE_ELEMENTS = 1 << 17
 SHORT_LIMITS = {torch.float64: (64, 16), torch.float32: (8, 32)}
 """Per dtype, the most keys and the widest head for which ``short_attention`` beats the fused
 kernel on the CPU."""
+SHORT_LIMITS_WITH_GRAD = {torch.float64: (32, 2), torch.float32: (8, 2)}
+"""``SHORT_LIMITS`` with a derivative tracked (forward and backward timed)."""
 
 
 def short_attention_serves(q: Tensor, k: Tensor, v: Tensor, key_bias: Tensor | None) -> bool:
     """Whether ``short_attention`` is the faster kernel for these inputs: CPU tensors of one
-    dtype, no derivative tracked, few keys and narrow heads (``SHORT_LIMITS``)."""
+    dtype, few keys and narrow heads (``SHORT_LIMITS``, or ``SHORT_LIMITS_WITH_GRAD`` when a
+    derivative is tracked)."""
     tensors = (q, k, v) if key_bias is None else (q, k, v, key_bias)
     if q.device.type != "cpu" or any(t.device != q.device or t.dtype != q.dtype for t in tensors):
         return False
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return False
-    keys, width = SHORT_LIMITS.get(q.dtype, (0, 0))
+    tracked = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    keys, width = (SHORT_LIMITS_WITH_GRAD if tracked else SHORT_LIMITS).get(q.dtype, (0, 0))
     return k.shape[-2] <= keys and max(q.shape[-1], v.shape[-1]) <= width
 
 
