@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 TINY = {"n": 8, "T": 2.0, "betas": (0.5, 2.0), "num_times": 21}
@@ -62,3 +64,13 @@ def default_sigint() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def traced_peak(action: Callable[[], object]) -> int:
+    """The most bytes Python held at once (tracemalloc) while ``action`` ran."""
+    tracemalloc.start()
+    try:
+        action()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

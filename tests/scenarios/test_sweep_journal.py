@@ -12,7 +12,6 @@ import stat
 import subprocess
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from scenarios.harness.sweep import (
     read_journal,
     run_sweep,
 )
+from tests.scenarios.helpers import traced_peak
 
 GRID = ["d=2,3"]
 SHARED = ["n=4", "T=0.5", "num_times=3", "betas=1", "normalizations=softmax"]
@@ -155,15 +155,6 @@ def test_sigterm_stops_a_pooled_sweep_with_one_line(tmp_path):
     assert "interrupted; 0 of 4 points are saved" in stderr
 
 
-def _traced_peak(action) -> int:
-    tracemalloc.start()
-    try:
-        action()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_the_sweep_process_holds_one_point_of_the_journal_at_a_time(tmp_path):
     """Opening and completing a sweep directory reads and rewrites its files a point at a time:
     of 64 points, it allocates under a quarter of what reading the whole journal takes (measured:
@@ -185,13 +176,13 @@ def test_the_sweep_process_holds_one_point_of_the_journal_at_a_time(tmp_path):
         for index, point in reversed(list(enumerate(sweep.points)))  # finished out of order
     ]
     (directory / JOURNAL_FILE).write_text("".join(line + "\n" for line in lines))
-    whole = _traced_peak(lambda: read_journal(directory))
+    whole = traced_peak(lambda: read_journal(directory))
 
     def complete() -> None:
         with SweepTable.open(directory, sweep) as table:
             table.complete()
 
-    assert _traced_peak(complete) < whole / 4
+    assert traced_peak(complete) < whole / 4
     assert _journal_lines(directory) == lines[::-1]  # in grid order
     with open(directory / TABLE_FILE, newline="") as handle:
         table_rows = list(csv.DictReader(handle))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from scenarios.harness import ConfigError
 from scenarios.harness.sweep import JOURNAL_FILE, SweepTable, plan_sweep, read_journal
 from scenarios.harness.sweep_plots import resolve_value
 from scenarios.harness.sweep_results import load_results, summarize
+from tests.scenarios.helpers import traced_peak
 
 SHARED = ["n=4", "T=0.5", "num_times=3", "normalizations=softmax"]
 
@@ -112,14 +112,6 @@ def test_loading_a_sweep_holds_one_point_of_rows_at_a_time(tmp_path):
     _write_journal(
         directory, sweep, lambda _, point: [{**point, "seed": s, **metrics} for s in range(seeds)]
     )
-
-    def traced_peak(action) -> int:
-        tracemalloc.start()
-        try:
-            action()
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
 
     assert (
         traced_peak(lambda: load_results(directory))
