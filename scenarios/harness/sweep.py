@@ -388,8 +388,12 @@ class SweepTable:
         _append(self.directory / TABLE_FILE, _csv_text(self.columns, table_rows, header=header))
 
     def complete(self) -> None:
-        """Rewrite both files in the canonical order (points in grid order)."""
-        self._rewrite(journal=True)
+        """Put both files in the canonical order (points in grid order): rewrite them unless the
+        journal's lines already are in it (then so are the CSV's rows, rewritten from the journal
+        on opening and appended in step with it since)."""
+        offsets = [self.finished[index][0] for index in sorted(self.finished)]
+        if offsets != sorted(offsets):
+            self._rewrite(journal=True)
         self.completed = True
 
     def _table_rows(self, index: int, rows: list[dict[str, object]]) -> list[dict[str, object]]:
@@ -462,10 +466,18 @@ def read_spec(directory: Path) -> dict[str, object]:
         raise ConfigError(f"cannot read {str(path)!r}: {error}") from None
 
 
-def read_journal(
+def journal_entries(directory: Path) -> Iterator[tuple[int, dict]]:
+    """The finished points of a sweep directory as (index, entry), one line of ``results.jsonl``
+    at a time in the file's order (not necessarily grid order), checked as ``journal_spans``
+    checks them (without a sweep to hold them against)."""
+    return ((index, entry) for index, _, entry in _journal(directory, False, None))
+
+
+def journal_spans(
     directory: Path, *, repair: bool = False, sweep: Sweep | None = None
-) -> dict[int, dict]:
-    """The finished points of a sweep directory by index, from ``results.jsonl``.
+) -> dict[int, Span]:
+    """Where each finished point's line lies in ``results.jsonl``, by index, holding one line at
+    a time.
 
     A last line without its newline is torn (see the module doc): ignored, and with ``repair``
     cut off the file. Raises ConfigError naming the line for a complete line that is not a
@@ -473,27 +485,13 @@ def read_journal(
     points: an index outside the grid, grid values other than that point's, a point twice, or
     rows for other seeds.
     """
-    return {index: entry for index, _, entry in _journal(directory, repair, sweep)}
-
-
-def journal_entries(directory: Path) -> Iterator[tuple[int, dict]]:
-    """The finished points of a sweep directory as (index, entry), one journal line at a time
-    in the file's order (not necessarily grid order), checked as ``read_journal`` checks them."""
-    return ((index, entry) for index, _, entry in _journal(directory, False, None))
-
-
-def journal_spans(
-    directory: Path, *, repair: bool = False, sweep: Sweep | None = None
-) -> dict[int, Span]:
-    """Where each finished point's line lies in ``results.jsonl``, by index, checked as
-    ``read_journal`` checks them, holding one line at a time."""
     return {index: span for index, span, _ in _journal(directory, repair, sweep)}
 
 
 def _journal(
     directory: Path, repair: bool, sweep: Sweep | None
 ) -> Iterator[tuple[int, Span, dict]]:
-    """(index, span, entry) of each complete line of the journal (``read_journal``'s checks)."""
+    """(index, span, entry) of each complete line of the journal (``journal_spans``' checks)."""
     path = Path(directory) / JOURNAL_FILE
     if not path.exists():
         return

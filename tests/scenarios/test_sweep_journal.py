@@ -22,8 +22,8 @@ from scenarios.harness.sweep import (
     SPEC_FILE,
     TABLE_FILE,
     SweepTable,
+    journal_entries,
     plan_sweep,
-    read_journal,
     run_sweep,
 )
 from tests.scenarios.helpers import traced_peak
@@ -107,6 +107,18 @@ def test_the_table_matches_the_journal_after_an_interrupt(tmp_path, monkeypatch)
     assert [int(row["seed"]) for row in table] == [row["seed"] for row in journal[0]["rows"]]
 
 
+def test_a_sweep_solved_in_grid_order_leaves_both_files_canonical(finished):
+    """One worker solves the points in grid order; completing keeps the files as appended, and
+    they are what a rewrite from the journal gives: points in grid order under one header."""
+    entries = [json.loads(line) for line in _journal_lines(finished)]
+    assert [entry["index"] for entry in entries] == [0, 1]
+    with open(finished / TABLE_FILE, newline="") as handle:
+        table = list(csv.DictReader(handle))
+    expected = [row for entry in entries for row in entry["rows"]]
+    assert [(int(r["d"]), int(r["seed"])) for r in table] == [(r["d"], r["seed"]) for r in expected]
+    assert [float(r["min_cosine_at_T"]) for r in table] == [r["min_cosine_at_T"] for r in expected]
+
+
 @pytest.mark.parametrize("killed", [False, True])
 def test_a_resumed_sweep_appends_to_a_table_that_matches_its_journal(finished, tmp_path, killed):
     """A resumed sweep's CSV has one header and the rows of every finished point while it runs,
@@ -176,7 +188,7 @@ def test_the_sweep_process_holds_one_point_of_the_journal_at_a_time(tmp_path):
         for index, point in reversed(list(enumerate(sweep.points)))  # finished out of order
     ]
     (directory / JOURNAL_FILE).write_text("".join(line + "\n" for line in lines))
-    whole = traced_peak(lambda: read_journal(directory))
+    whole = traced_peak(lambda: dict(journal_entries(directory)))
 
     def complete() -> None:
         with SweepTable.open(directory, sweep) as table:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from scenarios.harness import ConfigError
-from scenarios.harness.sweep import JOURNAL_FILE, SweepTable, plan_sweep, read_journal
+from scenarios.harness.sweep import JOURNAL_FILE, SweepTable, journal_entries, plan_sweep
 from scenarios.harness.sweep_plots import resolve_value
 from scenarios.harness.sweep_results import load_results, summarize
 from tests.scenarios.helpers import traced_peak
@@ -115,5 +115,5 @@ def test_loading_a_sweep_holds_one_point_of_rows_at_a_time(tmp_path):
 
     assert (
         traced_peak(lambda: load_results(directory))
-        < traced_peak(lambda: read_journal(directory)) / 4
+        < traced_peak(lambda: dict(journal_entries(directory))) / 4
     )
