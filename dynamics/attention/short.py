@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from dynamics.attention.batching import attention_batch_shape, flatten_batch
+from dynamics.attention.kernel_inputs import derivative_tracked, one_kernel_call
 
 TILE_ELEMENTS = 1 << 17
 """Logits formed at once (1 MiB in float64): the fastest of 2^13..2^19 at n <= 64."""
@@ -38,13 +39,12 @@ SHORT_LIMITS_WITH_GRAD = {torch.float64: (32, 2), torch.float32: (8, 2)}
 
 
 def short_attention_serves(q: Tensor, k: Tensor, v: Tensor, key_bias: Tensor | None) -> bool:
-    """Whether ``short_attention`` is the faster kernel for these inputs: CPU tensors of one
-    dtype, few keys and narrow heads (``SHORT_LIMITS``, or ``SHORT_LIMITS_WITH_GRAD`` when a
-    derivative is tracked)."""
-    tensors = (q, k, v) if key_bias is None else (q, k, v, key_bias)
-    if q.device.type != "cpu" or any(t.device != q.device or t.dtype != q.dtype for t in tensors):
+    """Whether ``short_attention`` is the faster kernel for these inputs: CPU tensors for one
+    kernel call (``one_kernel_call``), few keys and narrow heads (``SHORT_LIMITS``, or
+    ``SHORT_LIMITS_WITH_GRAD`` when a derivative is tracked)."""
+    if q.device.type != "cpu" or not one_kernel_call(q, k, v, key_bias):
         return False
-    tracked = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    tracked = derivative_tracked(q, k, v, key_bias)
     keys, width = (SHORT_LIMITS_WITH_GRAD if tracked else SHORT_LIMITS).get(q.dtype, (0, 0))
     return k.shape[-2] <= keys and max(q.shape[-1], v.shape[-1]) <= width
 
@@ -68,7 +68,7 @@ def short_attention(
     v3 = flatten_batch(v, batch_shape)
     bias = None
     if key_bias is not None:  # (B, 1, n_k): broadcast over the queries by baddbmm
-        bias = flatten_batch(key_bias[..., None, :], batch_shape)
+        bias = flatten_batch(key_bias[..., None, :].to(q.dtype), batch_shape)
     hidden = None
     if causal:
         rows = torch.arange(n_q, device=q.device)[:, None]

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dynamics.attention.batching import attention_batch_shape, flatten_batch
+from dynamics.attention.kernel_inputs import derivative_tracked, one_kernel_call
 from dynamics.attention.short import short_attention, short_attention_serves
 
 # At most 2^19 logits per tile (2 MiB in float32), so that a tile stays in cache between its
@@ -171,7 +172,8 @@ def attention_with_lse(
     (measured in BENCHMARKS.md); on CUDA it depends on the kernel torch selects (not measured).
     """
     options = {"scale": scale, "causal": causal, "key_bias": key_bias}
-    if not _fused_applicable(q, k, v, key_bias):
+    fused_serves = fused_kernel_serves(q) and one_kernel_call(q, k, v, key_bias)
+    if not fused_serves or derivative_tracked(q, k, v, key_bias):
         return streaming_attention(q, k, v, **options)
     try:
         fused = _fused_attention_lse(q, k, v, **options)
@@ -180,17 +182,6 @@ def attention_with_lse(
     if fused is None:
         return streaming_attention(q, k, v, **options)
     return fused
-
-
-def _fused_applicable(q: Tensor, k: Tensor, v: Tensor, key_bias: Tensor | None) -> bool:
-    tensors = (q, k, v)
-    if not fused_kernel_serves(q) or any(t.dtype != q.dtype for t in tensors):
-        return False
-    if key_bias is not None:
-        tensors = (*tensors, key_bias)
-    if any(t.device != q.device for t in tensors):
-        return False
-    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
 
 
 def _with_key_bias(q: Tensor, k: Tensor, key_bias: Tensor, scale: float) -> tuple[Tensor, Tensor]:

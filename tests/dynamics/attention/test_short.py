@@ -91,3 +91,15 @@ def test_its_derivatives_are_the_fused_kernels(generator):
 def test_an_empty_batch_gives_an_empty_answer():
     q = torch.zeros(0, 4, 3, dtype=F64)
     assert short_attention(q, q, q, scale=1.0).shape == (0, 4, 3)
+
+
+def test_a_key_bias_of_another_dtype_is_taken_in_the_queries_dtype(generator):
+    """Every kernel of ``softmax_attention`` takes a float32 bias with float64 tokens: the short
+    one (n = 9) as the fused one (n = 80) does."""
+    for n in (9, 80):
+        q, k, v = (torch.randn(2, n, 3, generator=generator, dtype=F64) for _ in range(3))
+        bias = torch.randn(2, n, generator=generator, dtype=torch.float32)
+        assert short_attention_serves(q, k, v, bias) is (n == 9)
+        out = softmax_attention(q, k, v, scale=0.5, key_bias=bias)
+        expected = dense(q, k, v, 0.5, key_bias=bias.double())
+        torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
