@@ -148,13 +148,19 @@ def plot_evaluations(config: AccelerationConfig, results: dict[str, Results]) ->
     fig = new_figure(FULL_WIDTH, 3.4, layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, problem in zip(axes, ("sphere", "linear"), strict=True):
+        reached = False
         for name, by_step in results[problem].layers.items():
             steps = sorted(by_step)
             costs = [by_step[step].first_below(config.target) for step in steps]
+            reached = reached or any(cost is not None for cost in costs)
             values = [np.nan if cost is None else cost for cost in costs]
             ax.plot(steps, values, marker="o", label=LAYER_LABELS[name], **LAYER_STYLES[name])
         ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
+        if reached:
+            ax.set_yscale("log")
+        else:
+            ax.text(0.5, 0.5, "no variant reached the target", transform=ax.transAxes, ha="center")
+            ax.set_yticks([])
         ax.set_xlabel("layer step h")
         ax.set_ylabel(f"evaluations to gap {config.target:g}")
         ax.set_title(_problem_title(config, problem), fontsize=8)

@@ -12,6 +12,9 @@ MOMENTUM_LABELS = {"plain": "plain flow", "heavy_ball": "heavy ball", "nesterov"
 GAP_FLOOR = 1e-16
 """Gaps are drawn down to this value (below it, rounding error decides the curves' shape)."""
 
+GAP_CEILING = 1e3
+"""Gaps are drawn up to this value: a run that climbs past it (from 1 at the start) diverged."""
+
 
 def draw_gap(
     ax: Axes,
@@ -20,10 +23,21 @@ def draw_gap(
     label: str,
     *,
     floor: float = GAP_FLOOR,
+    ceiling: float = GAP_CEILING,
     **style: object,
 ) -> None:
-    """Plot ``gap`` against ``axis``, clipped below at ``floor`` (a log axis cannot show 0)."""
-    ax.plot(axis, np.maximum(gap, floor), label=label, **style)
+    """Plot ``gap`` against ``axis``, clipped below at ``floor`` (a log axis cannot show 0).
+
+    A run that leaves [0, ``ceiling``] or stops being finite is drawn up to that point, ends in
+    an x on the ceiling, and says "diverged" in its label."""
+    escaped = np.flatnonzero(~(np.asarray(gap) <= ceiling))
+    if escaped.size:
+        end = escaped[0]
+        label = f"{label} (diverged)"
+        lines = ax.plot(axis[:end], np.maximum(gap[:end], floor), label=label, **style)
+        ax.plot([axis[end]], [ceiling], "x", color=lines[0].get_color(), clip_on=False)
+    else:
+        ax.plot(axis, np.maximum(gap, floor), label=label, **style)
 
 
 def draw_target(ax: Axes, target: float) -> None:

@@ -20,7 +20,8 @@ from scenarios.acceleration import (
     linear_problem,
     sphere_problem,
 )
-from scenarios.harness import run_scenario
+from scenarios.harness import figure_style, new_figure, run_scenario
+from scenarios.harness.curve_plots import GAP_CEILING, draw_gap
 from tests.scenarios.helpers import (
     assert_metrics_written,
     assert_refused,
@@ -123,6 +124,30 @@ def test_a_diverging_layer_run_is_reported_not_raised():
     entry = curve.metrics(config.target)
     assert entry["diverged"] and entry["final_gap"] is None
     json.dumps(entry, allow_nan=False)
+
+
+def test_a_diverged_curve_is_drawn_up_to_the_ceiling_and_labelled(tmp_path):
+    """A gap that climbs to 1e300 and then NaN is drawn up to its last value below the ceiling,
+    ends in an x on the ceiling, and the log-scaled figure still saves."""
+    gap = np.array([1.0, 0.5, 10.0, 1e200, 1e300, np.nan])
+    with figure_style():
+        fig = new_figure(3.0, 2.0)
+        ax = fig.subplots()
+        draw_gap(ax, np.arange(6.0), gap, "layers")
+        ax.set_yscale("log")
+        ax.legend()
+        fig.savefig(tmp_path / "gap.png")
+    line, cross = ax.get_lines()
+    np.testing.assert_array_equal(line.get_ydata(), [1.0, 0.5, 10.0])
+    assert line.get_label() == "layers (diverged)"
+    assert (cross.get_xdata()[0], cross.get_ydata()[0]) == (3.0, GAP_CEILING)
+
+
+def test_a_run_whose_layers_all_diverge_still_draws_its_figures(tmp_path):
+    config = AccelerationConfig(**{**TINY, "steps": (16.0,), "max_evaluations": 40})
+    metrics = run_scenario("acceleration", config, tmp_path / "acceleration")
+    assert metrics["linear"]["layers"]["plain"]["by_step"]["16"]["diverged"]
+    assert_run_files(tmp_path / "acceleration", metrics, STEMS)
 
 
 @pytest.mark.parametrize(
