@@ -88,9 +88,14 @@ def check_finite_trajectory(trajectory: State, t: Tensor, method: str) -> State:
     finite = torch.stack([torch.isfinite(part).flatten(1).all(1) for part in parts]).all(0)
     if not bool(finite.all()):
         k = int((~finite).nonzero()[0])
+        where = (
+            f"was NaN or infinite at the first output time t[0]={float(t[0]):g}"
+            if k == 0
+            else f"became NaN or infinite by output time t[{k}]={float(t[k]):g} (finite at "
+            f"t[{k - 1}]={float(t[k - 1]):g})"
+        )
         raise DivergedError(
-            f"method {method!r}: the state became NaN or infinite by output time t[{k}]="
-            f"{float(t[k]):g} (finite at t[{k - 1}]={float(t[k - 1]):g}); the field returned "
+            f"method {method!r}: the state {where}; the field returned "
             "non-finite values or the steps were too large for it: check the field and x0, or "
             "take smaller steps",
             trajectory,

@@ -86,8 +86,8 @@ class ClusteringConfig(ScenarioConfig):
 
     def cross_check(self) -> None:
         """Snapshot times within [0, T]; step_size only with fixed-step methods; rtol that the
-        dtype resolves; USA's weights
-        e^beta / n representable in the dtype; a redraw period only with random weights."""
+        dtype resolves; betas representable in the
+        dtype, and USA's weights e^beta / n too; a redraw period only with random weights."""
         if self.redraw_period > 0 and not self.random_weights:
             refuse(
                 "redraw_period",
@@ -98,8 +98,11 @@ class ClusteringConfig(ScenarioConfig):
             refuse("snapshot_times", self.snapshot_times, f"times in [0, T] = [0, {self.T:g}]")
         check_step_size(self.method, self.step_size, self.T)
         solvers.check_rtol(self.rtol, DTYPES[self.dtype])
+        largest = torch.finfo(DTYPES[self.dtype]).max
+        if max(self.betas) > largest:
+            refuse("betas", self.betas, f"beta <= {largest:.4g}, the largest {self.dtype}")
         if "uniform" in self.normalizations:
-            limit = math.log(torch.finfo(DTYPES[self.dtype]).max)
+            limit = math.log(largest)
             if max(self.betas) > limit:
                 refuse(
                     "betas",

@@ -3,7 +3,6 @@ and the observables measured on it at every output time (see ``scenarios.cluster
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,9 +197,8 @@ def _observe(
         minima.append(dynamics.min_pairwise_cosine(block))
         cosines = dynamics.pairwise_cosines(block)[:, pairs[0], pairs[1]]
         histograms.append(_histogram(cosines, config.hist_bins))
-        if beta > 0:
-            log_max = beta - math.log(2 * beta)
-            energies.append(torch.exp(dynamics.log_interaction_energy(block, beta) - log_max))
+        if beta > 0:  # E_beta / E_max = 1 - relative gap: finite and accurate at any beta
+            energies.append(1.0 - dynamics.relative_energy_gap(block, beta))
     return RunResult(
         normalization=normalization,
         beta=float(beta),

@@ -234,8 +234,11 @@ def observables(config: ClusteringConfig, beta: float) -> Callable[[Tensor], dic
             "largest_cluster": sizes.amax(-1).to(x.dtype) / n,
             "norm_error": (norms - 1).abs().amax(-1),
         }
-        if beta > 0:  # E_beta / E_max = sum_ij e^{beta (<u_i, u_j> - 1)} / n^2: terms <= 1
-            series["energy"] = cosines.mul(beta).sub_(beta).exp_().mean((-1, -2))
+        if beta > 0:  # E_beta / E_max = sum_ij e^{beta (<u_i, u_j> - 1)} / n^2: terms <= 1,
+            # and the diagonal's are 1 exactly (not the rounding of <u_i, u_i> times beta)
+            terms = cosines.sub(1.0).clamp_(max=0.0).mul_(beta).exp_()
+            off_diagonal = terms.sum((-1, -2)) - terms.diagonal(dim1=-2, dim2=-1).sum(-1)
+            series["energy"] = off_diagonal.add_(n).div_(n * n)
         return series
 
     return observe

@@ -13,7 +13,7 @@ import dynamics
 from scenarios import clustering
 from scenarios.analysis import max_decrease
 from scenarios.clustering import ClusteringConfig, make_figures, simulate, snapshot_indices
-from scenarios.harness import config_to_dict, run_scenario
+from scenarios.harness import DTYPES, config_to_dict, run_scenario
 from scenarios.harness.output import STAGING_PREFIX
 from tests.scenarios.helpers import TINY, assert_run_files, strict_json
 
@@ -152,12 +152,23 @@ def test_max_decrease_and_snapshot_indices():
     assert snapshot_indices(config) == (0, 2, 4)  # nearest output times, sorted, distinct
 
 
-def test_normalized_energy_is_one_for_a_point_cluster():
-    x = torch.ones(4, 3, dtype=torch.float64) / math.sqrt(3)  # one point cluster
-    for beta in (0.5, 4.0, 30.0):
-        log_max = beta - math.log(2 * beta)
-        value = math.exp(float(dynamics.log_interaction_energy(x, beta)) - log_max)
-        assert value == pytest.approx(1.0, rel=1e-12)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("beta", [0.5, 30.0, 1e20])
+def test_normalized_energy_is_one_at_a_point_cluster_and_one_over_n_at_huge_beta(dtype, beta):
+    """E_beta / E_max = sum_ij e^{beta (<u_i, u_j> - 1)} / n^2: 1 at a point cluster for any
+    beta, and 1/n (the diagonal) for distinct tokens once beta >> 1 / min_ij |u_i - u_j|^2, in
+    a sweep's observables and a run's report alike (no overflow of e^beta)."""
+    config = ClusteringConfig(
+        n=6, T=0.1, num_times=2, betas=(beta,), normalizations=("softmax",), dtype=dtype
+    )
+    point = torch.ones(2, 6, 3, dtype=DTYPES[dtype]) / math.sqrt(3)
+    observe = clustering.sweep.observables(config, beta)
+    assert observe(point)["energy"].tolist() == pytest.approx([1.0, 1.0], rel=1e-6)
+    if beta == 1e20:
+        spread = clustering.initial_cloud(config).expand(2, 6, 3)
+        assert observe(spread)["energy"].tolist() == pytest.approx([1 / 6, 1 / 6], rel=1e-6)
+        (result,) = simulate(config)
+        assert result.normalized_energy.tolist() == pytest.approx([1 / 6, 1 / 6], rel=1e-6)
 
 
 def test_a_diverged_fixed_step_run_is_one_line_naming_the_time(tmp_path, capsys):

@@ -7,6 +7,7 @@ import torch
 
 from dynamics import SPHERE, Accelerated, SelfAttention, TransformerBlock, uniform_sphere
 from solvers import DivergedError, integrate
+from solvers.checks import check_finite_trajectory
 from tests.reference import F64
 
 T = torch.linspace(0.0, 1.0, 5, dtype=F64)
@@ -60,6 +61,14 @@ def test_a_field_that_turns_nan_is_reported_at_the_first_output_time_it_reached(
     assert diverged.value.trajectory.shape == (len(T), *cloud.shape)
     assert bool(torch.isfinite(diverged.value.trajectory[:first]).all())
     assert not bool(torch.isfinite(diverged.value.trajectory[first]).all())
+
+
+def test_a_trajectory_non_finite_from_its_first_output_time_says_so():
+    trajectory = torch.full((3, 2, 3), torch.nan, dtype=F64)
+    with pytest.raises(
+        DivergedError, match=r"'rk4': the state was NaN .* first output time t\[0\]=0;"
+    ):
+        check_finite_trajectory(trajectory, T[:3], "rk4")
 
 
 def test_an_adaptive_solve_that_meets_nan_names_the_time_in_one_line(cloud):
