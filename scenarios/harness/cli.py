@@ -8,7 +8,7 @@ grid of config values and seeds, and plot a sweep's table.
     attnflow sweep SCENARIO --grid KEY=V1,V2,... [--grid ...] [--seeds N] [--set KEY=VALUE ...]
                    [--backend local|dask] [--address tcp://HOST:PORT] [--workers K] [--out DIR]
     attnflow plot phase DIR --x KEY [--y KEY] --value NAME
-    attnflow compare BEFORE AFTER [--rtol R]     # two runs' metrics.json, timings left out
+    attnflow compare BEFORE AFTER [--rtol R]     # metrics.json of two runs, measurements left out
 
 A sweep (``scenarios.harness.sweep``) appends each finished point to DIR/results.jsonl and
 results.csv; an interrupted sweep exits with status 128 + the signal's number (130 for Ctrl-C) and
@@ -184,7 +184,7 @@ def _add_compare_parser(commands: argparse._SubParsersAction) -> None:
         help="compare two runs' metrics.json: same numbers to rounding, same keys and strings",
         usage=f"{PROG} compare BEFORE AFTER [--rtol R]",
         description="Prints one line per difference (its path in metrics.json, both values) and "
-        "exits with 1 if there is any, 0 if none. Timings are left out.",
+        "exits with 1 if there is any, 0 if none. Timings and memory sizes are left out.",
     )
     compare.add_argument("before", metavar="BEFORE", type=Path, help="a run directory")
     compare.add_argument("after", metavar="AFTER", type=Path, help="a run directory")

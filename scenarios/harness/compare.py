@@ -1,5 +1,6 @@
 """Comparing two runs' ``metrics.json``: the same numbers to rounding, the same keys, the same
-strings. Wall-clock timings differ from run to run and are left out."""
+strings. Measurements of the machine (wall-clock timings, memory) differ from run to run and are
+left out."""
 
 from __future__ import annotations
 
@@ -7,21 +8,25 @@ import json
 import math
 from pathlib import Path
 
-TIMING_KEYS = ("wall_time_s", "timings_s", "seconds")
-"""Keys whose values (and everything under them) are timings; a key ending in ``_seconds`` or
-``_s`` is one too."""
+MEASUREMENT_KEYS = ("seconds",)
+"""Keys whose values (and everything under them) are measurements of the machine; so is a key
+ending in ``_seconds`` or ``_s`` (timings) or ``_mb`` (memory), except under ``parameters``."""
+
+PARAMETERS = "parameters"
+"""The run's config in ``metrics.json``: every key there is compared (``scalable_softmax_s`` is a
+parameter, not a timing)."""
 
 
-def is_timing(key: str) -> bool:
-    """Whether ``key`` names a wall-clock timing."""
-    return key in TIMING_KEYS or key.endswith(("_seconds", "_s"))
+def is_measurement(key: str) -> bool:
+    """Whether ``key`` names a measurement of the machine: a wall-clock timing or a memory size."""
+    return key in MEASUREMENT_KEYS or key.endswith(("_seconds", "_s", "_mb"))
 
 
 def metric_differences(
     before: object, after: object, *, rtol: float = 1e-6, atol: float = 1e-12, path: str = ""
 ) -> list[str]:
     """Every place where ``after`` differs from ``before``: a key present in one only, a string,
-    bool or None that changed, or a number with |a - b| > atol + rtol |b| (timings skipped).
+    bool or None that changed, or a number with |a - b| > atol + rtol |b| (measurements skipped).
     Each difference is one line naming its path, e.g. ``runs.softmax/beta=1.final_cluster_count``.
     """
     where = path or "(top)"
@@ -30,9 +35,13 @@ def metric_differences(
         def child(key: str) -> str:
             return f"{path}.{key}" if path else key
 
-        lines = [f"{child(key)}: only before" for key in _untimed(before.keys() - after.keys())]
-        lines += [f"{child(key)}: only after" for key in _untimed(after.keys() - before.keys())]
-        for key in _untimed(before.keys() & after.keys()):
+        def kept(keys: set[str]) -> list[str]:
+            parameters = path == PARAMETERS or path.startswith(f"{PARAMETERS}.")
+            return sorted(keys) if parameters else _unmeasured(keys)
+
+        lines = [f"{child(key)}: only before" for key in kept(before.keys() - after.keys())]
+        lines += [f"{child(key)}: only after" for key in kept(after.keys() - before.keys())]
+        for key in kept(before.keys() & after.keys()):
             lines += metric_differences(
                 before[key], after[key], rtol=rtol, atol=atol, path=child(key)
             )
@@ -58,8 +67,8 @@ def compare_runs(before: Path, after: Path, *, rtol: float = 1e-6) -> list[str]:
     return metric_differences(old, new, rtol=rtol)
 
 
-def _untimed(keys: set[str]) -> list[str]:
-    return [key for key in keys if not is_timing(key)]
+def _unmeasured(keys: set[str]) -> list[str]:
+    return [key for key in keys if not is_measurement(key)]
 
 
 def _is_number(value: object) -> bool:

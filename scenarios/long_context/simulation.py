@@ -258,8 +258,8 @@ def metrics(config: LongContextConfig, result: LongContextResult) -> dict[str, o
             "side": None if gamma_c is None else ("collapse" if s < gamma_c else "frozen"),
             "at_T": {name: values.mean(-1).tolist() for name, values in result.scalable.items()},
         },
-        "seconds_per_n": result.seconds,
-        "peak_memory_mb": result.peak_memory_mb,
+        "wall_time_per_n_s": result.seconds,
+        "peak_resident_memory_mb": result.peak_memory_mb,
         "circle": None if result.circle_vlasov is None else circle_metrics(result),
     }
 
@@ -288,15 +288,16 @@ def summary_lines(metrics: dict[str, object]) -> list[str]:
     drops = ", ".join(f"{v:.2f}" for v in metrics["steepest_drop"])
     predicted = ", ".join("n/a" if g is None else f"{g:.2f}" for g in metrics["gamma_c_predicted"])
     scalable = metrics["scalable_softmax"]
+    side = "side unknown (no gamma_c)" if scalable["side"] is None else f"{scalable['side']} side"
     return [
         f"gamma_c = {shown}; equiangular limit {metrics['gamma_c_equiangular']:.3f}, "
         f"finite-d prediction per n: {predicted}",
         f"crossings of consecutive n {metrics['ns']}: {crossings}",
         f"steepest drop of the mean cosine per n: {drops} (sharpens: {metrics['sharpens_with_n']})",
-        f"scalable softmax s = {scalable['s']:g}: {scalable['side']} side; mean cosine at T "
+        f"scalable softmax s = {scalable['s']:g}: {side}; mean cosine at T "
         f"{', '.join(f'{v:.3f}' for v in scalable['at_T']['mean_cosine'])}",
-        f"seconds per n: {', '.join(f'{v:.1f}' for v in metrics['seconds_per_n'])}; peak "
-        f"memory {metrics['peak_memory_mb']:.0f} MB",
+        f"seconds per n: {', '.join(f'{v:.1f}' for v in metrics['wall_time_per_n_s'])}; peak "
+        f"resident memory {metrics['peak_resident_memory_mb']:.0f} MB",
     ] + (
         []
         if metrics["circle"] is None

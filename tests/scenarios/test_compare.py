@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from scenarios.harness.compare import compare_runs, is_timing, metric_differences
+from scenarios.harness.compare import compare_runs, is_measurement, metric_differences
 
 BEFORE = {
     "scenario": "clustering",
@@ -40,13 +40,22 @@ def test_a_number_within_rtol_is_not_reported():
     assert metric_differences(BEFORE, after, rtol=1e-10) != []
 
 
-def test_timing_keys_are_skipped():
+def test_timing_and_memory_keys_are_skipped():
     after = _changed(("wall_time_s",), {"simulate": 99.0, "figures": 3.0})
     after["timings_s"] = {"figures": 2.0}  # present after only, and a timing
     after["runs"]["softmax/beta=1"]["train_seconds"] = 4.0
+    after["runs"]["softmax/beta=1"]["peak_resident_memory_mb"] = 812.0
     assert metric_differences(BEFORE, after) == []
-    assert is_timing("wall_time_s") and is_timing("solve_seconds") and is_timing("x_s")
-    assert not is_timing("energy")
+    assert all(map(is_measurement, ["wall_time_s", "solve_seconds", "seconds", "peak_mb"]))
+    assert not is_measurement("energy") and not is_measurement("betas")
+
+
+def test_a_parameter_named_like_a_timing_is_compared():
+    before = {"parameters": {"scalable_softmax_s": 1.0}, "wall_time_s": 2.0}
+    after = {"parameters": {"scalable_softmax_s": 2.0}, "wall_time_s": 3.0}
+    assert metric_differences(before, after) == [
+        "parameters.scalable_softmax_s: 1.0 before, 2.0 after"
+    ]
 
 
 def test_a_missing_key_a_changed_string_and_a_changed_length_are_reported():

@@ -45,7 +45,7 @@ def test_run_writes_metrics_and_figures(tiny_run):
     assert_run_files(out, metrics, ("transition", "sharpness", "circle"))
     assert_metrics_written(out, config, metrics)
     assert len(long_context.summary_lines(metrics)) == 6
-    assert metrics["peak_memory_mb"] > 0 and len(metrics["seconds_per_n"]) == 2
+    assert metrics["peak_resident_memory_mb"] > 0 and len(metrics["wall_time_per_n_s"]) == 2
 
 
 def test_observables_at_the_start_and_the_frozen_and_collapsed_ends(tiny_run):
