@@ -74,7 +74,13 @@ from dynamics.geometry.spaces import (
     geometry_named,
 )
 from dynamics.geometry.span import span_coordinates, span_width
-from dynamics.geometry.sphere import exp_map, geodesic_flow, normalize, project_tangent
+from dynamics.geometry.sphere import (
+    directions,
+    exp_map,
+    geodesic_flow,
+    normalize,
+    project_tangent,
+)
 from dynamics.inertia import EIGVALSH_BATCH, eigenvalue_sign_count, positive_eigenvalue_count
 from dynamics.mean_field.circle import (
     CIRCLE_NORMALIZATIONS,
@@ -248,6 +254,7 @@ __all__ = [
     "deposit",
     "depth_scaled_clock",
     "depth_scaled_layer",
+    "directions",
     "effective_rank",
     "eigenvalue_sign_count",
     "equiangular_cloud",

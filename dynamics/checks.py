@@ -26,8 +26,10 @@ def check_real(
     *,
     minimum: float | None = None,
     strict: bool = False,
+    maximum: float | None = None,
 ) -> float:
-    """Return ``value`` as a finite float, optionally bounded below (strictly if ``strict``)."""
+    """Return ``value`` as a finite float, optionally bounded below (strictly if ``strict``) and
+    above (inclusively)."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name}={value!r} must be a real number, got {type(value).__name__}")
     value = float(value)
@@ -36,6 +38,8 @@ def check_real(
     if minimum is not None and (value < minimum or (strict and value == minimum)):
         relation = ">" if strict else ">="
         raise ValueError(f"{name}={value!r} must be {relation} {minimum:g}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}={value!r} must be <= {maximum:g}")
     return value
 
 

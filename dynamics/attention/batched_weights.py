@@ -65,9 +65,11 @@ class BatchedWeightsAttention(nn.Module):
             out = softmax_attention(q, k, v, scale=self.beta)
         else:  # sum_j e^{s_ij} v_j / n = e^{lse_i - log n} softmax_j(s_ij) v_j
             out, lse = attention_with_lse(q, k, v, scale=self.beta)
-            weight = exp_or_raise(
-                lse - math.log(n), what="the uniform attention normalizer", beta=self.beta
+            out = exp_or_raise(
+                lse[..., None] - math.log(n),
+                what="the uniform attention velocity",
+                beta=self.beta,
+                factor=out,
             )
-            out = out * weight[..., None]
         out = out.reshape(shape)
         return self.geometry.project(x.expand(shape), out)

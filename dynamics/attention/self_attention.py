@@ -76,7 +76,8 @@ class SelfAttention(nn.Module):
 
     Args:
         d: token dimension.
-        beta: inverse temperature multiplying every logit <Q x_i, K x_j>.
+        beta: inverse temperature multiplying every logit <Q x_i, K x_j>, any real (beta < 0
+            weights the least aligned tokens most).
         query, key: (k, d) matrices, or (heads, k, d) for several heads; identity when omitted.
             Every given matrix must be finite.
             An ``nn.Parameter`` is trained, any other tensor is held fixed (a buffer).
@@ -220,8 +221,9 @@ class SelfAttention(nn.Module):
             )
             if log_masses is None:
                 lse = lse - math.log(n)
-            weight = exp_or_raise(lse, what="the uniform attention normalizer", beta=self.beta)
-            out = out * weight[..., None]
+            out = exp_or_raise(
+                lse[..., None], what="the uniform attention velocity", beta=self.beta, factor=out
+            )
         if out.shape[1] == 1:
             out = out[:, 0]
         else:

@@ -52,6 +52,8 @@ tracked derivative the iterations keep only O(n d).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -144,6 +146,12 @@ def sinkhorn_potentials(
         error = float(column_error.where(~torch.isneginf(g_next), 0.0).abs().max())
         if error <= tol:
             return f, g
+        if math.isnan(error):
+            raise ValueError(
+                "Sinkhorn's scaling is NaN: the queries, keys or log_marginals hold NaN or "
+                "infinite entries (a token without a direction on the sphere, or a diverged "
+                "state); give finite tokens"
+            )
         g = g_next
     raise ValueError(
         f"sinkhorn_iters={max_iters}: Sinkhorn did not reach sinkhorn_tol={tol:g} (largest column "

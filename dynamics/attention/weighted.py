@@ -55,7 +55,8 @@ def check_masses(masses: object, x: Tensor) -> Tensor:
 
     Accepted: a floating tensor on x's device, of shape (n,) or (*b, n) with b broadcasting to
     x's batch shape (so that the field keeps x's shape), finite, >= 0, summing to 1 over the n
-    tokens within ``simplex_tolerance(x.dtype)``. A zero mass is allowed: that token feels the
+    tokens within ``simplex_tolerance`` of the coarser of their dtype and x's (float32 masses of a
+    float64 cloud sum to 1 to float32 rounding). A zero mass is allowed: that token feels the
     field and exerts none.
     """
     n, batch = x.shape[-2], tuple(x.shape[:-2])
@@ -72,9 +73,9 @@ def check_masses(masses: object, x: Tensor) -> Tensor:
             )
         if masses.device != x.device:
             raise ValueError(f"masses are on {masses.device} but the cloud x is on {x.device}")
-        if masses.is_floating_point():
+        if masses.is_floating_point() and torch.finfo(masses.dtype).eps < torch.finfo(x.dtype).eps:
             masses = masses.to(x.dtype)
-    return check_simplex("masses", masses, size=n)
+    return check_simplex("masses", masses, size=n).to(x.dtype)
 
 
 class WithMasses(nn.Module):

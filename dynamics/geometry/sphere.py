@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dynamics.checks import check_cloud
+
 
 def project_tangent(x: Tensor, v: Tensor) -> Tensor:
     """Tangent projection at a unit vector x: P_x v = v - <x, v> x (row-wise over the last dim)."""
@@ -14,6 +16,22 @@ def project_tangent(x: Tensor, v: Tensor) -> Tensor:
 def normalize(x: Tensor) -> Tensor:
     """Radial retraction onto the sphere: x / |x| (row-wise), the map a LayerNorm applies."""
     return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+
+
+def directions(name: str, x: Tensor) -> Tensor:
+    """u_i = x_i / |x_i| for a cloud ``x`` (..., n, d); ValueError naming the first token that has
+    no direction (zero, NaN or infinite, or a norm beyond the dtype)."""
+    check_cloud(name, x)
+    norms = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+    lost = ~((norms > 0) & torch.isfinite(norms))
+    if bool(lost.any()):
+        *batch, token, _ = (int(i) for i in lost.nonzero()[0])
+        where = f"token {token}" + (f" of batch index {tuple(batch)}" if batch else "")
+        raise ValueError(
+            f"{name} {where} has no direction (it is zero, NaN or infinite); the cosines and "
+            "clusters of a cloud are defined by the directions x_i / |x_i| of nonzero finite tokens"
+        )
+    return x / norms
 
 
 def exp_map(x: Tensor, v: Tensor) -> Tensor:

@@ -15,7 +15,7 @@ from dynamics.attention.streaming import streaming_attention
 from dynamics.attention.weighted import check_masses
 from dynamics.checks import check_cloud, check_real
 from dynamics.exp_checked import exp_or_raise
-from dynamics.geometry.sphere import normalize
+from dynamics.geometry.sphere import directions
 
 
 def log_interaction_energy(x: Tensor, beta: float, masses: Tensor | None = None) -> Tensor:
@@ -51,28 +51,22 @@ def interaction_energy(x: Tensor, beta: float, masses: Tensor | None = None) -> 
 
 
 def pairwise_cosines(x: Tensor) -> Tensor:
-    """The (..., n, n) matrix of cosines <x_i, x_j> / (|x_i| |x_j|)."""
-    check_cloud("x", x)
-    unit = normalize(x)
+    """The (..., n, n) matrix of cosines <x_i, x_j> / (|x_i| |x_j|); ValueError if a token has no
+    direction (``dynamics.directions``)."""
+    unit = directions("x", x)
     return unit @ unit.transpose(-1, -2)
 
 
 def cluster_labels(x: Tensor, tol: float = 1e-2) -> Tensor:
     """Label tokens by cluster, shape (..., n), dtype long.
 
-    Rule: i and j are linked when cos(x_i, x_j) > 1 - tol; clusters are the connected components of
-    that graph (single linkage at angle arccos(1 - tol)). Each token gets the smallest index in its
-    component, so labels are canonical and comparable across times. Raises ValueError when a
-    token has no direction (zero, NaN or infinite).
+    Rule: i and j are linked when cos(x_i, x_j) > 1 - tol (0 < tol <= 2); clusters are the
+    connected components of that graph (single linkage at angle arccos(1 - tol)). Each token gets
+    the smallest index in its component, so labels are canonical and comparable across times.
+    Raises ValueError when a token has no direction (zero, NaN or infinite).
     """
-    tol = check_real("tol", tol, minimum=0.0, strict=True)
-    cosines = pairwise_cosines(x)
-    if not bool(torch.isfinite(cosines).all()):
-        raise ValueError(
-            "x has tokens without a direction (zero, NaN or infinite entries); clusters are "
-            "defined by the cosines between tokens"
-        )
-    return connected_labels(cosines > 1.0 - tol)
+    tol = check_real("tol", tol, minimum=0.0, strict=True, maximum=2.0)
+    return connected_labels(pairwise_cosines(x) > 1.0 - tol)
 
 
 def connected_labels(linked: Tensor) -> Tensor:

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from dynamics.checks import check_cloud, check_real
-from dynamics.geometry.sphere import normalize
+from dynamics.geometry.sphere import directions, normalize
 from dynamics.inertia import positive_eigenvalue_count
 from dynamics.observables.cloud import cluster_labels, pairwise_cosines
 
@@ -45,7 +45,7 @@ eigenvalues, measured up to 5.4 eps n on sweep clouds up to n = 512)."""
 def pair_collision_fraction(x: Tensor, cosine: float = COLLISION_COSINE) -> Tensor:
     """The fraction of pairs i < j with <u_i, u_j> > ``cosine``, shape (...), x's dtype
     (0 for n = 1)."""
-    cosine = check_real("cosine", cosine, minimum=-1.0)
+    cosine = check_real("cosine", cosine, minimum=-1.0, maximum=1.0)
     cosines = pairwise_cosines(x)
     n = cosines.shape[-1]
     above = (cosines > cosine).sum((-1, -2)) - (cosines.diagonal(0, -2, -1) > cosine).sum(-1)
@@ -77,8 +77,12 @@ def span_dimension(
     a cloud whose cosines are all at least c = 1 - threshold / (n - 1) counts 1 without a
     factorisation (for threshold < n / 2): the Rayleigh quotient at the mean direction gives
     lambda_1 >= 1 + (n - 1) c > threshold, so the others, summing to n - lambda_1 (trace n), are
-    at most (n - 1)(1 - c) = threshold."""
-    check_cloud("x", x)
+    at most (n - 1)(1 - c) = threshold. Without ``cosines``, ValueError if a token has no
+    direction (``dynamics.directions``)."""
+    if cosines is None:
+        x = directions("x", x)
+    else:
+        check_cloud("x", x)
     n = x.shape[-2]
     threshold = check_span_threshold(threshold, n, x.dtype)
     if cosines is None or threshold >= n / 2:
@@ -97,11 +101,11 @@ def _eigenvalues_above(x: Tensor, threshold: float, cosines: Tensor | None) -> T
     """The count of ``span_dimension`` by the inertia of G - threshold I, G the smaller Gram
     matrix (``cosines`` when given and n <= d)."""
     n, d = x.shape[-2:]
-    if n <= d:
-        gram = pairwise_cosines(x) if cosines is None else cosines
+    if n <= d and cosines is not None:
+        gram = cosines
     else:
         unit = normalize(x)
-        gram = unit.transpose(-1, -2) @ unit
+        gram = unit @ unit.transpose(-1, -2) if n <= d else unit.transpose(-1, -2) @ unit
     diagonal = gram.diagonal(0, -2, -1) - threshold
     return positive_eigenvalue_count(gram.diagonal_scatter(diagonal, 0, -2, -1))
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from dynamics.checks import check_cloud, check_real
-from dynamics.geometry.sphere import normalize
+from dynamics.checks import check_real
+from dynamics.geometry.sphere import directions
 
 _BLOCK_ELEMENTS = 1 << 22
 """Rows of the distance matrix are taken in blocks of at most this many entries (memory O(n d))."""
@@ -27,11 +27,11 @@ _BLOCK_ELEMENTS = 1 << 22
 def relative_energy_gap(x: Tensor, beta: float) -> Tensor:
     """1 - E_beta(x / |x|) / E_max, shape (...), in [0, 1): 0 exactly at consensus.
 
-    Tokens are taken as directions (rows normalised). beta > 0.
+    Tokens are taken as directions (rows normalised; ValueError if one has none, see
+    ``dynamics.directions``). beta > 0.
     """
-    check_cloud("x", x)
     beta = check_real("beta", beta, minimum=0.0, strict=True)
-    unit = normalize(x)
+    unit = directions("x", x)
     n = unit.shape[-2]
     rows = max(1, _BLOCK_ELEMENTS // (n * max(1, unit[..., 0, 0].numel())))
     total = torch.zeros(unit.shape[:-2], dtype=unit.dtype, device=unit.device)

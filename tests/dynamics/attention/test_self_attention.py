@@ -147,6 +147,19 @@ def test_uniform_overflow_is_a_clear_error(generator):
         SelfAttention(3, beta=1e3, normalization="uniform")(0.0, x)
 
 
+def test_a_uniform_velocity_that_overflows_past_a_finite_normalizer_is_a_clear_error():
+    """Euclidean tokens of norm 3 at beta = 88.5 / 9: the normalizer e^{beta |x|^2} ~ 2.7e38 is a
+    float32 number, the velocity (it times x_j, |x_j| = 3) is not."""
+    x = torch.zeros(1, 2, 3, dtype=torch.float32)
+    x[..., 0] = 3.0
+    field = SelfAttention(3, beta=88.5 / 9, normalization="uniform", manifold="euclidean")
+    with pytest.raises(ValueError, match=r"velocity reaches e\^89\.6, .* float64 \(up to"):
+        field(0.0, x)
+    assert torch.isfinite(field(0.0, x.double())).all()
+    with pytest.raises(ValueError, match=r"smaller beta or the log-space quantity"):
+        SelfAttention(3, beta=80.0, normalization="uniform", manifold="euclidean")(0.0, x.double())
+
+
 def test_float32_and_float64_agree(generator):
     x = uniform_sphere(50, 3, generator=generator, dtype=F64)
     for normalization in ("softmax", "uniform"):

@@ -173,6 +173,17 @@ def test_unconverged_sinkhorn_raises(generator):
         field(0.0, x)
 
 
+@pytest.mark.parametrize("bad", [0.0, float("nan")])
+def test_a_token_without_a_direction_stops_sinkhorn_at_once_with_the_cause(bad, generator):
+    """A zero token on the sphere (0 / 0) or a NaN one makes the scaling NaN: one iteration, and
+    an error naming the input, not the iteration budget."""
+    x = uniform_sphere(6, 3, generator=generator, dtype=F64)
+    x[2] = bad
+    field = SelfAttention(3, normalization="sinkhorn", sinkhorn_iters=10**6)
+    with pytest.raises(ValueError, match=r"NaN or infinite entries .* give finite tokens"):
+        field(0.0, x)
+
+
 def test_unequal_query_and_key_counts_refused(generator):
     q = torch.randn(4, 2, generator=generator, dtype=F64)
     with pytest.raises(ValueError, match="as many queries as keys"):

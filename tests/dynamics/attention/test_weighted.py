@@ -30,6 +30,7 @@ from dynamics import (
     streaming_attention,
     uniform_sphere,
 )
+from dynamics.attention.weighted import simplex_tolerance
 from solvers import integrate
 from tests.reference import F64
 
@@ -409,6 +410,20 @@ def test_masses_follow_the_cloud_dtype_and_tolerance(generator):
     assert check_masses(masses, x).dtype == torch.float32
     with pytest.raises(ValueError, match=r"within 1e-08 in torch.float64"):
         check_masses(masses, x.double())
+
+
+def test_float32_masses_of_a_float64_cloud_are_checked_to_float32_rounding(generator):
+    """Masses normalised in float32 sum to 1 only to float32 rounding (here 1 - 3e-8, beyond
+    float64's tolerance): accepted, and used as the float64 numbers they are."""
+    x = uniform_sphere(7, 3, generator=generator, dtype=F64)
+    masses = torch.rand(7, generator=torch.Generator().manual_seed(1))
+    masses = masses / masses.sum()
+    assert abs(float(masses.double().sum()) - 1) > simplex_tolerance(F64)
+    with_masses = WithMasses(SelfAttention(3), masses)
+    expected = SelfAttention(3)(0.0, x, masses=masses.double() / masses.double().sum())
+    torch.testing.assert_close(with_masses(0.0, x), expected, rtol=1e-7, atol=0)
+    assert torch.isfinite(log_interaction_energy(x, 2.0, masses))
+    assert LinearAttention(3)(0.0, x, masses=masses).dtype == F64
 
 
 def test_masses_with_causal_or_context_are_refused(generator):

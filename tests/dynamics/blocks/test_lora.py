@@ -65,16 +65,21 @@ def test_lora_is_self_attention_with_the_effective_matrices(
 @pytest.mark.parametrize(("heads", "explicit"), [(1, False), (2, False), (2, True)])
 def test_zero_init_is_the_base_field_exactly(generator, normalization, heads, explicit):
     """init="zero" sets B = 0, so W_eff = W + 0 and the field is the wrapped one, bit for bit
-    (x I = x and x (I / 2) = x / 2 are exact in floating point). One exception, to rounding: the
+    (x I = x and x (I / 2) = x / 2 are exact in floating point). Two exceptions, to rounding: the
     identity field with 2 heads evaluates one head (V = I, mean over heads), while W_eff holds 2
-    heads of I / 2, and Sinkhorn's iterations on 2 heads round differently from those on one."""
+    heads of I / 2, and Sinkhorn's iterations on 2 heads round differently from those on one; a
+    query and key shared by 2 heads are one matrix product, W_eff's per-head copies a batched
+    one, which a BLAS may sum in another order."""
     field = base_field(generator, explicit=explicit, heads=heads, normalization=normalization)
     lora = LoRA(field, rank=3, generator=generator, dtype=DTYPE)
     x = cloud(generator, "sphere")
-    rounding = normalization == "sinkhorn" and heads > 1 and not explicit
+    rounding = heads > 1 and (explicit or normalization == "sinkhorn")
     with torch.no_grad():
         torch.testing.assert_close(
-            lora(0.0, x), field(0.0, x), rtol=0, atol=1e-15 if rounding else 0
+            lora(0.0, x),
+            field(0.0, x),
+            rtol=1e-14 if rounding else 0,
+            atol=1e-15 if rounding else 0,
         )
     assert all(size == 0.0 for size in lora.relative_size().values())
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
 
+import dynamics
 from dynamics import (
     SelfAttention,
     cluster_count,
@@ -36,6 +38,9 @@ def test_log_energy_is_exact_where_the_energy_overflows(generator):
     torch.testing.assert_close(single.double(), log_interaction_energy(x, beta), rtol=1e-6, atol=0)
     with pytest.raises(ValueError, match=r"beta=1000.*log-space"):
         interaction_energy(x.float(), beta)
+    with warnings.catch_warnings(), pytest.raises(ValueError, match=r"smaller beta or the log"):
+        warnings.simplefilter("error")  # no warning about a tensor that requires grad
+        interaction_energy(x.clone().requires_grad_(), beta)
 
 
 def test_energy_needs_positive_beta(generator):
@@ -112,14 +117,42 @@ def test_cluster_count_is_batched(generator):
     assert cluster_count(x).tolist() == [1, 3]
 
 
-def test_cluster_tol_must_be_positive(generator):
+def test_cluster_tol_and_collision_cosine_must_be_meaningful(generator):
+    """Links need cos > 1 - tol: tol in (0, 2] (beyond 2 it is 2); cosines lie in [-1, 1]."""
+    x = uniform_sphere(3, 3, generator=generator)
     with pytest.raises(ValueError, match=r"tol=-1.0 must be > 0"):
-        cluster_count(uniform_sphere(3, 3, generator=generator), tol=-1.0)
+        cluster_count(x, tol=-1.0)
+    with pytest.raises(ValueError, match=r"tol=3.0 must be <= 2"):
+        cluster_count(x, tol=3.0)
+    with pytest.raises(ValueError, match=r"cosine=2.0 must be <= 1"):
+        dynamics.pair_collision_fraction(x, cosine=2.0)
 
 
-@pytest.mark.parametrize("bad", [0.0, float("nan"), float("inf")])
-def test_cluster_labels_refuse_a_token_without_a_direction(bad, generator):
-    x = uniform_sphere(5, 3, generator=generator, dtype=F64)
-    x[2] = bad
-    with pytest.raises(ValueError, match="tokens without a direction"):
-        cluster_labels(x)
+@pytest.mark.parametrize(
+    "observable",
+    [
+        cluster_labels,
+        dynamics.cluster_count,
+        dynamics.pairwise_cosines,
+        dynamics.min_pairwise_cosine,
+        dynamics.pair_collision_fraction,
+        dynamics.span_dimension,
+        dynamics.largest_cluster_fraction,
+        lambda x: dynamics.relative_energy_gap(x, 2.0),
+    ],
+)
+@pytest.mark.parametrize("bad", [0.0, float("nan"), float("inf"), 1e200])
+def test_observables_of_directions_refuse_a_token_without_one(bad, observable, generator):
+    """A zero token made span_dimension count 1 in R^3, pair_collision_fraction miss its pairs and
+    the cosines NaN; a token of norm beyond the dtype (1e200 squared) has no direction either."""
+    x = uniform_sphere(5, 3, batch_shape=(2,), generator=generator, dtype=F64)
+    x[1, 2] = bad
+    with pytest.raises(ValueError, match=r"x token 2 of batch index \(1,\) has no direction"):
+        observable(x)
+
+
+def test_directions_are_the_unit_tokens(generator):
+    x = torch.randn(3, 4, 5, generator=generator, dtype=F64)
+    unit = dynamics.directions("x", x)
+    torch.testing.assert_close(unit * torch.linalg.vector_norm(x, dim=-1, keepdim=True), x)
+    torch.testing.assert_close(torch.linalg.vector_norm(unit, dim=-1), torch.ones(3, 4, dtype=F64))
