@@ -53,19 +53,46 @@ def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
     return value
 
 
-def check_cloud(name: str, x: object, *, d: int | None = None) -> torch.Tensor:
-    """Check that ``x`` is a floating tensor of shape ``(..., n, d)`` with ``n >= 1``."""
+def check_cloud(
+    name: str, x: object, *, d: int | None = None, weights_of: torch.nn.Module | None = None
+) -> torch.Tensor:
+    """Check that ``x`` is a floating tensor of shape ``(..., n, d)`` with ``n >= 1`` and
+    ``d >= 1``, and, given ``weights_of``, that the module's first parameter has x's dtype and
+    device (a module with trainable weights does not follow its input: ``module.to(x.dtype)``)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(
             f"{name} must be a torch.Tensor of shape (..., n, d), got {type(x).__name__}"
         )
     if not x.is_floating_point():
         raise TypeError(f"{name} must have a floating dtype (float32 or float64), got {x.dtype}")
-    if x.ndim < 2 or x.shape[-2] < 1:
-        raise ValueError(f"{name} must have shape (..., n, d) with n >= 1, got {tuple(x.shape)}")
+    if x.ndim < 2 or x.shape[-2] < 1 or x.shape[-1] < 1:
+        raise ValueError(
+            f"{name} must have shape (..., n, d) with n >= 1 and d >= 1, got {tuple(x.shape)}"
+        )
     if d is not None and x.shape[-1] != d:
         raise ValueError(f"{name} has last dimension {x.shape[-1]}, expected d={d}")
+    weight = None if weights_of is None else next(weights_of.parameters(), None)
+    if weight is not None and (weight.dtype, weight.device) != (x.dtype, x.device):
+        module = type(weights_of).__name__
+        raise TypeError(
+            f"{name} is {x.dtype} on {x.device} but {module}'s weights are {weight.dtype} on "
+            f"{weight.device}; move one to the other, e.g. {module}(...).to({x.dtype})"
+        )
     return x
+
+
+def check_phase_state(
+    x: object, p: object, *, d: int | None = None, names: tuple[str, str] = ("x", "p")
+) -> None:
+    """Check that positions ``x`` and momenta or velocities ``p`` are clouds (``check_cloud``) of
+    one shape."""
+    check_cloud(names[0], x, d=d)
+    check_cloud(names[1], p, d=d)
+    if x.shape != p.shape:
+        raise ValueError(
+            f"{names[0]} has shape {tuple(x.shape)} and {names[1]} has shape {tuple(p.shape)}; "
+            "they must match"
+        )
 
 
 def check_finite(name: str, tensor: torch.Tensor) -> torch.Tensor:

@@ -119,7 +119,7 @@ class SelfAttention(nn.Module):
     ) -> None:
         super().__init__()
         self.geometry = geometry_named(manifold)
-        self.d = check_int("d", d, minimum=2 if manifold == "sphere" else 1)
+        self.d = self.geometry.check_dimension(d)
         self.beta = check_real("beta", beta)
         self.normalization = check_choice("normalization", normalization, NORMALIZATIONS)
         self.heads = check_int("heads", heads, minimum=1)

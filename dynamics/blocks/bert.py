@@ -258,7 +258,7 @@ class BertBlockField(nn.Module):
 
     def attention_part(self, t: Tensor, x: Tensor) -> Tensor:
         """f_attn(x) = m * P_x A(x) (or m * A(x) without projection)."""
-        check_cloud("x", x)
+        check_cloud("x", x, weights_of=self)
         return self._velocity(x, self.layer.attention(x, self.mask))
 
     def mlp_part(self, t: Tensor, x: Tensor) -> Tensor:
@@ -271,7 +271,7 @@ class BertBlockField(nn.Module):
         """f_attn(x) + f_mlp(x), with P_x (linear) applied once to the sum A(x) + M(x)."""
         if self.parts == "attention":
             return self.attention_part(t, x)
-        check_cloud("x", x)
+        check_cloud("x", x, weights_of=self)
         return self._velocity(x, self.layer.attention(x, self.mask) + self.layer.mlp(x))
 
     def normalize(self, x: Tensor) -> Tensor:

@@ -73,7 +73,7 @@ class MultiHeadAttention(nn.Module):
 
     def forward(self, t: Tensor, x: Tensor) -> Tensor:
         """Attn(x) for a cloud ``x`` of shape (..., n, d)."""
-        check_cloud("x", x, d=self.d)
+        check_cloud("x", x, d=self.d, weights_of=self)
         n, width = x.shape[-2], self.d // self.heads
         # (..., n, 3 d) -> (3, batch, heads, n, width): rows of W_Q, W_K, W_V, head-major in each.
         q, k, v = self.qkv(x).reshape(-1, n, 3, self.heads, width).permute(2, 0, 3, 1, 4)
@@ -108,7 +108,7 @@ class FeedForward(nn.Module):
 
     def forward(self, t: Tensor, x: Tensor) -> Tensor:
         """MLP(x) for a cloud ``x`` of shape (..., n, d)."""
-        check_cloud("x", x, d=self.d)
+        check_cloud("x", x, d=self.d, weights_of=self)
         return self.outer(ACTIVATIONS[self.activation](self.inner(x)))
 
 
@@ -142,8 +142,8 @@ class TransformerBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.norm = check_choice("norm", norm, NORMS)
-        self.d = check_int("d", d, minimum=2 if norm == "post" else 1)
         self.geometry = EUCLIDEAN if norm == "pre" else SPHERE
+        self.d = self.geometry.check_dimension(d)
         self.attention = MultiHeadAttention(d, heads, bias=bias)
         self.mlp = FeedForward(d, hidden, activation=activation, bias=bias)
         if norm == "pre":
@@ -154,7 +154,7 @@ class TransformerBlock(nn.Module):
         return f"norm={self.norm!r}"
 
     def _part(self, branch: nn.Module, layer_norm: str, t: Tensor, x: Tensor) -> Tensor:
-        check_cloud("x", x, d=self.d)
+        check_cloud("x", x, d=self.d, weights_of=self)
         if self.norm == "pre":
             return branch(t, getattr(self, layer_norm)(x))
         u = normalize(x)

@@ -18,7 +18,7 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from dynamics.checks import check_choice
+from dynamics.checks import check_choice, check_int
 from dynamics.geometry.sphere import exp_map, geodesic_flow, normalize, project_tangent
 
 
@@ -31,6 +31,16 @@ class Sphere:
     def __reduce__(self) -> str:
         """Copies and pickles are ``SPHERE`` itself."""
         return "SPHERE"
+
+    def check_dimension(self, d: object) -> int:
+        """``d`` if tokens in R^d can live on S^{d-1} and move there: d >= 2, else ValueError."""
+        d = check_int("d", d, minimum=1)
+        if d < 2:
+            raise ValueError(
+                f"d={d} is not accepted on the sphere: S^0 = {{-1, 1}} has no tangent "
+                "directions to move along; use d >= 2, or tokens in R^d (euclidean)"
+            )
+        return d
 
     def project(self, x: Tensor, v: Tensor) -> Tensor:
         """P_x v = v - <x, v> x."""
@@ -62,6 +72,10 @@ class Euclidean:
     def __reduce__(self) -> str:
         """Copies and pickles are ``EUCLIDEAN`` itself."""
         return "EUCLIDEAN"
+
+    def check_dimension(self, d: object) -> int:
+        """``d`` if it is an integer >= 1, else TypeError/ValueError."""
+        return check_int("d", d, minimum=1)
 
     def project(self, x: Tensor, v: Tensor) -> Tensor:
         """v."""

@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from dynamics.checks import check_choice, check_real
+from dynamics.checks import check_choice, check_phase_state, check_real
 from dynamics.field import geometry_of
 from dynamics.geometry.spaces import geometry_named
 from dynamics.momentum.friction import Friction
@@ -93,6 +93,7 @@ class Accelerated(nn.Module):
         if not (isinstance(state, tuple) and len(state) == 2):
             raise TypeError("Accelerated fields take the state as a tuple (x, v)")
         x, v = state
+        check_phase_state(x, v, names=("x", "v"))
         return v, self.geometry.acceleration(x, v, self.force(t, x) - self.friction(t) * v)
 
 

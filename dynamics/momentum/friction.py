@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from dynamics.checks import check_cloud, check_real
+from dynamics.checks import check_phase_state, check_real
 
 # Two-point Gauss-Legendre nodes on [0, 1]: exact for cubics, so order 4 for the damping integral.
 _GAUSS_NODES = (0.5 - math.sqrt(3) / 6, 0.5 + math.sqrt(3) / 6)
@@ -143,9 +143,4 @@ class DampedHamiltonianField(LogLinearDamping):
         return grad_p, -grad_x - self.friction(t) * p
 
     def _check_state(self, x: Tensor, p: Tensor) -> None:
-        check_cloud("x", x, d=self.d)
-        check_cloud("p", p, d=self.d)
-        if x.shape != p.shape:
-            raise ValueError(
-                f"x has shape {tuple(x.shape)} and p has shape {tuple(p.shape)}; they must match"
-            )
+        check_phase_state(x, p, d=self.d)

@@ -135,9 +135,14 @@ class HamiltonianBlock(DampedHamiltonianField, nn.Module):
         """(Q, K, B) as ``dynamics.momentum.hamiltonian_attention``'s functions take them."""
         return self.query.weight, self.key.weight, self.metric()
 
+    def _check_state(self, x: Tensor, p: Tensor) -> None:
+        """x and p as ``DampedHamiltonianField`` takes them, in the dtype of the weights."""
+        super()._check_state(x, p)
+        check_cloud("x", x, weights_of=self)
+
     def log_normalizer(self, x: Tensor) -> Tensor:
         """log z_i = logsumexp_{h,j} S^h_ij - log(n H) at u = LN_1(x), shape (..., n)."""
-        check_cloud("x", x, d=self.d)
+        check_cloud("x", x, d=self.d, weights_of=self)
         u = self.attention_norm(x)
         return attention_log_normalizer(u, self.query.weight, self.key.weight, self.heads)
 

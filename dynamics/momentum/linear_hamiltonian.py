@@ -64,7 +64,13 @@ from torch.func import grad
 
 from dynamics.attention.linear_attention import second_moment
 from dynamics.attention.projections import register_projections
-from dynamics.checks import check_cloud, check_int, check_real, check_symmetric
+from dynamics.checks import (
+    check_cloud,
+    check_int,
+    check_phase_state,
+    check_real,
+    check_symmetric,
+)
 from dynamics.geometry.spaces import EUCLIDEAN
 from dynamics.momentum.friction import DampedHamiltonianField
 
@@ -175,12 +181,7 @@ def phase_space_moments(x: Tensor, p: Tensor) -> MomentState:
     """(m_x, m_p, S_xx, S_xp, S_pp) of a cloud of positions and momenta (..., n, d): means and
     raw second moments (1/n) sum_i x_i x_i^T, x_i p_i^T, p_i p_i^T, the state of
     ``LinearHamiltonianMoments``."""
-    check_cloud("x", x)
-    check_cloud("p", p)
-    if x.shape != p.shape:
-        raise ValueError(
-            f"x has shape {tuple(x.shape)} and p has shape {tuple(p.shape)}; they must match"
-        )
+    check_phase_state(x, p)
     return x.mean(-2), p.mean(-2), second_moment(x), second_moment(x, p), second_moment(p)
 
 

@@ -111,7 +111,18 @@ def _eigenvalues_above(x: Tensor, threshold: float, cosines: Tensor | None) -> T
 
 
 def cluster_sizes(labels: Tensor) -> Tensor:
-    """sizes[..., r] = #{i : labels[..., i] = r} for labels (..., n) in [0, n), dtype long."""
+    """sizes[..., r] = #{i : labels[..., i] = r} for labels (..., n) in [0, n), dtype long
+    (TypeError or ValueError otherwise)."""
+    if not isinstance(labels, Tensor) or labels.dtype != torch.long or labels.ndim < 1:
+        got = labels.dtype if isinstance(labels, Tensor) else type(labels).__name__
+        raise TypeError(f"labels must be a torch.long tensor (..., n), got {got}")
+    n = labels.shape[-1]
+    low, high = torch.stack(torch.aminmax(labels)).tolist() if labels.numel() else (0, 0)
+    if low < 0 or high >= n:
+        raise ValueError(
+            f"labels must lie in [0, n) = [0, {n}) (a token's label is a token index, as "
+            f"dynamics.cluster_labels gives), got values from {low} to {high}"
+        )
     return torch.zeros_like(labels).scatter_add_(-1, labels, torch.ones_like(labels))
 
 

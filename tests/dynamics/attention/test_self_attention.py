@@ -181,7 +181,7 @@ def test_trainable_weights_get_gradients(generator):
 @pytest.mark.parametrize(
     ("kwargs", "error", "pattern"),
     [
-        ({"d": 1}, ValueError, r"d=1 must be >= 2"),
+        ({"d": 1}, ValueError, r"d=1 is not accepted on the sphere: S\^0"),
         ({"d": 3, "normalization": "sinkhorm"}, ValueError, r"normalization='sinkhorm'.*softmax"),
         ({"d": 3, "manifold": "torus"}, ValueError, r"manifold='torus'.*sphere, euclidean"),
         ({"d": 3, "beta": math.nan}, ValueError, r"beta=nan must be finite"),

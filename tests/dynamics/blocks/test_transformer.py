@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+import dynamics
 from dynamics import SPHERE, SelfAttention
 from dynamics.blocks.transformer import FeedForward, MultiHeadAttention, TransformerBlock
 from dynamics.geometry.sphere import normalize
@@ -143,6 +144,28 @@ def test_bad_arguments_are_refused(make, error, words):
 def test_wrong_token_width_is_refused(generator):
     with pytest.raises(ValueError, match="d=8"):
         TransformerBlock(8, 2, 16)(0.0, cloud(generator, 3, 5, dtype=torch.float32))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: TransformerBlock(8, 2, 16),
+        lambda: TransformerBlock(8, 2, 16, norm="post"),
+        lambda: MultiHeadAttention(8, 2),
+        lambda: FeedForward(8, 16),
+        lambda: dynamics.HamiltonianBlock(8, 2, 16),
+    ],
+)
+def test_float64_tokens_need_float64_weights_and_say_so(make, generator):
+    """Trainable weights do not follow the input (torch's rule): float64 tokens through float32
+    weights are one clear TypeError, and ``.to(torch.float64)`` makes them run in float64."""
+    x = cloud(generator, 2, 5, 8, dtype=torch.float64)
+    block = make()
+    state = (x, torch.zeros_like(x)) if isinstance(block, dynamics.HamiltonianBlock) else x
+    with pytest.raises(TypeError, match=r"x is torch.float64 .* weights are torch.float32 .*\.to"):
+        block(0.0, state)
+    out = block.to(torch.float64)(0.0, state)
+    assert all(part.dtype == torch.float64 for part in (out if isinstance(out, tuple) else [out]))
 
 
 def test_float32_stays_float32(generator):

@@ -121,6 +121,8 @@ def test_bad_arguments_are_refused(kwargs, error, pattern):
         Accelerated(Pendulums(), **kwargs)
 
 
-def test_state_must_be_a_pair(generator):
+def test_state_must_be_a_pair_of_one_shape(generator):
     with pytest.raises(TypeError, match=r"tuple \(x, v\)"):
         Accelerated(Pendulums())(0.0, torch.zeros(3, 2))
+    with pytest.raises(ValueError, match=r"x has shape \(4, 2\) and v has shape \(5, 2\)"):
+        Accelerated(Pendulums())(0.0, (torch.zeros(4, 2), torch.zeros(5, 2)))

@@ -156,3 +156,15 @@ def test_directions_are_the_unit_tokens(generator):
     unit = dynamics.directions("x", x)
     torch.testing.assert_close(unit * torch.linalg.vector_norm(x, dim=-1, keepdim=True), x)
     torch.testing.assert_close(torch.linalg.vector_norm(unit, dim=-1), torch.ones(3, 4, dtype=F64))
+
+
+@pytest.mark.parametrize("shape", [(3,), (0, 3), (4, 0), (2, 4, 0)])
+def test_a_cloud_needs_a_token_and_a_dimension(shape):
+    """check_cloud, which every field and observable reads its tokens through, refuses clouds
+    with no token or no coordinate (d = 0 made every observable an empty or vacuous number)."""
+    with pytest.raises(
+        ValueError, match=r"x must have shape \(\.\.\., n, d\) with n >= 1 and d >= 1"
+    ):
+        dynamics.check_cloud("x", torch.zeros(shape))
+    with pytest.raises(ValueError, match=r"n >= 1 and d >= 1"):
+        dynamics.min_pairwise_cosine(torch.zeros(shape))

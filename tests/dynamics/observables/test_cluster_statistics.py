@@ -40,6 +40,19 @@ def gram_count(x: torch.Tensor, threshold: float) -> torch.Tensor:
     return (torch.linalg.eigvalsh(unit @ unit.mT) > threshold).sum(-1)
 
 
+@pytest.mark.parametrize(
+    ("labels", "error", "pattern"),
+    [
+        (torch.tensor([0, 5, 1]), ValueError, r"\[0, 3\).* values from 0 to 5"),
+        (torch.tensor([[0, -1], [0, 0]]), ValueError, r"values from -1 to 0"),
+        (torch.tensor([0.0, 1.0]), TypeError, r"torch.long tensor .* got torch.float32"),
+    ],
+)
+def test_cluster_sizes_refuse_labels_that_are_not_token_indices(labels, error, pattern):
+    with pytest.raises(error, match=pattern):
+        dynamics.cluster_sizes(labels)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("d", [8, 64])
 def test_span_dimension_counts_tight_clusters_in_general_position(dtype, d):
