@@ -239,6 +239,17 @@ def parse_grid(
             values.append(value[0] if isinstance(value, tuple) else value)
         if len(set(values)) != len(values):
             raise ConfigError(f"--grid {item!r} repeats a value; expected distinct values")
+        check = infos[key].check
+        if (
+            check is not None
+            and check.accepts(tuple(values))
+            and not any(check.accepts((value,)) for value in values)
+        ):
+            raise ConfigError(
+                f"--grid {key}=... is not accepted: each point takes one value of {key}, and a "
+                f"run of {scenario!r} needs {check.accepted}; give them to every point with "
+                f"--set {key}={text.strip()} and sweep other keys"
+            )
         grid[key] = tuple(values)
         texts[key] = parts
     return grid, texts

@@ -23,8 +23,18 @@ from scenarios.metastability.simulation import BetaRun, MetastabilityResult
 COLUMNS = 3
 """Panels per row of the per-beta figures."""
 
-COUNT_TICKS = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
+COUNT_TICKS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000, 2000, 3000, 5000, 10_000)
 """Ticks of the logarithmic cluster-count axis, written as integers."""
+
+DENSE_COUNT_TICKS = tuple(sorted({*COUNT_TICKS, 4, 6, 7, 15, 40, 70, 150, 400, 700}))
+"""The ticks of a count axis that spans too little for ``COUNT_TICKS`` to mark it 4 times."""
+
+
+def count_ticks(low: float, high: float) -> list[int]:
+    """Ticks for counts in [low, high]: ``COUNT_TICKS`` there, or the denser set if that gives
+    fewer than 4."""
+    sparse = [tick for tick in COUNT_TICKS if low <= tick <= high]
+    return sparse if len(sparse) >= 4 else [t for t in DENSE_COUNT_TICKS if low <= t <= high]
 
 
 def make_figures(config: MetastabilityConfig, result: MetastabilityResult) -> dict[str, Figure]:
@@ -67,14 +77,16 @@ def plot_counts(config: MetastabilityConfig, times: np.ndarray, runs: list[BetaR
                 ax.plot(times[[a, b]], run.counts[[a, b], seed], color=color, lw=4, alpha=0.4)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(FixedLocator(COUNT_TICKS))
+        shown = run.counts[positive]
+        ax.yaxis.set_major_locator(FixedLocator(count_ticks(shown.min(), shown.max())))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         ax.yaxis.set_minor_locator(NullLocator())
         ax.set_title(f"β = {run.beta:g}")
         ax.set_xlabel("time t")
         ax.set_ylabel("clusters")
-    axes[0].plot([], [], color="0.4", lw=4, alpha=0.4, label="first plateau")
-    fig.legend(loc="outside lower center")
+    axes[0].plot([], [], color="0.4", lw=1, label="one cloud (a colour each)")
+    axes[0].plot([], [], color="0.4", lw=4, alpha=0.4, label="its first plateau")
+    fig.legend(loc="outside lower center", ncols=2)
     fig.suptitle(
         f"{_setting(config)}: cluster count (cos > 1 − {config.cluster_tol:g}); a plateau holds "
         f"the count over a factor {config.plateau_factor:g} in time"

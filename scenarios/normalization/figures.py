@@ -61,6 +61,8 @@ def _legend(fig: Figure, ax) -> None:
 
 
 def _plot_schemes(ax, runs: dict, observable: str, *, flows: bool = True) -> None:
+    """One colour per scheme: its layers solid and (with ``flows``) its flow dashed, the two line
+    styles in the legend after the schemes."""
     for scheme, by_kind in runs.items():
         values = by_kind["layers"][observable]
         depths = np.arange(len(values)) + (len(by_kind["layers"]["mean_cosine"]) - len(values))
@@ -73,6 +75,9 @@ def _plot_schemes(ax, runs: dict, observable: str, *, flows: bool = True) -> Non
                 linestyle="--",
                 linewidth=1,
             )
+    if flows:
+        ax.plot([], [], color="0.3", label="layers")
+        ax.plot([], [], color="0.3", linestyle="--", linewidth=1, label="flow")
 
 
 def plot_clustering(config: NormalizationConfig, results: Results) -> Figure:
@@ -90,7 +95,7 @@ def plot_clustering(config: NormalizationConfig, results: Results) -> Figure:
     for ax in axes[-1]:
         ax.set_xlabel("depth l (layers)")
     _legend(fig, axes[0, 0])
-    fig.suptitle(f"Clustering against depth: layers (solid), flows (dashed)\n{_setup(config)}")
+    fig.suptitle(f"Clustering against depth\n{_setup(config)}")
     return fig
 
 

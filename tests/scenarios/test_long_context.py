@@ -162,3 +162,15 @@ def test_sweep_rows_are_the_run_seed_by_seed():
             else:
                 expected = result.scalable[name][i, 0]
             assert row[name] == pytest.approx(expected, rel=1e-10), (row, name)
+
+
+def test_a_grid_over_gammas_is_refused_naming_set_instead(tmp_path, capsys):
+    """A point holds one value of a --grid key, and a run needs two or more gammas (it fits
+    gamma_c across them): the grid is refused before any point, pointing to --set."""
+    from scenarios.harness.cli import main
+
+    code = main(["sweep", "long_context", "--grid", "gammas=1,2", "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "each point takes one value of gammas" in err and "--set gammas=1,2" in err
+    assert list(tmp_path.iterdir()) == []
