@@ -156,7 +156,7 @@ def wasserstein1(
 
     Arguments, cost and derivatives as for ``wasserstein2``.
     """
-    return _exact_cost(x, y, masses_x, masses_y, "euclidean")
+    return _exact_cost(x, y, masses_x, masses_y, squared=False)
 
 
 def wasserstein2(
@@ -176,20 +176,23 @@ def wasserstein2(
     beyond a few thousand points. Differentiable in x and y through POT's torch backend.
     ``squared=True`` returns W2^2 itself (a loss: its gradient stays finite where W2 = 0).
     """
-    cost = _exact_cost(x, y, masses_x, masses_y, "sqeuclidean")
+    cost = _exact_cost(x, y, masses_x, masses_y, squared=True)
     return cost if squared else cost.clamp_min(0).sqrt()
 
 
 def _exact_cost(
-    x: Tensor, y: Tensor, masses_x: Tensor | None, masses_y: Tensor | None, metric: str
+    x: Tensor, y: Tensor, masses_x: Tensor | None, masses_y: Tensor | None, *, squared: bool
 ) -> Tensor:
-    """min_pi sum_ij pi_ij c(x_i, y_j) for POT's ``metric`` (``ot.dist``), by ``ot.emd2``."""
+    """min_pi sum_ij pi_ij c(x_i, y_j), c = |x_i - y_j| or (``squared``) its square, by
+    ``ot.emd2``. The distances are taken from the differences x_i - y_j, not
+    |x|^2 + |y|^2 - 2 <x, y> (``ot.dist``), so that coinciding points cost 0 exactly."""
     x, y = check_pair(x, y)
     a, b = (
         torch.full_like(z[:, 0], 1 / len(z)) if m is None else check_weights(name, m, z[:, 0]).to(x)
         for name, m, z in (("masses_x", masses_x, x), ("masses_y", masses_y, y))
     )
-    return ot.emd2(a, b, ot.dist(x, y, metric=metric))
+    distances = torch.cdist(x, y, compute_mode="donot_use_mm_for_euclid_dist")
+    return ot.emd2(a, b, distances.square() if squared else distances)
 
 
 def sliced_wasserstein2(

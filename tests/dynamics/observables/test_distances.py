@@ -7,7 +7,13 @@ import math
 import pytest
 import torch
 
-from dynamics import sliced_wasserstein2, w1_particles_grid, wasserstein2, wasserstein_circle
+from dynamics import (
+    sliced_wasserstein2,
+    w1_particles_grid,
+    wasserstein1,
+    wasserstein2,
+    wasserstein_circle,
+)
 from tests.reference import F64
 
 
@@ -76,6 +82,18 @@ def test_translation_distance_and_sliced_bound(generator):
     assert float(sliced) == pytest.approx(1.3 / math.sqrt(3), rel=0.05)
     y = torch.randn(250, 3, generator=generator, dtype=F64) * 0.5 + 1.0
     assert float(sliced_wasserstein2(x, y, projections=64, seed=0)) <= float(wasserstein2(x, y))
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+def test_a_measure_is_at_distance_zero_from_itself_exactly(scale, generator):
+    """Costs from the differences x_i - y_j: coinciding points cost 0, not the rounding of
+    |x|^2 + |y|^2 - 2 <x, y> (whose square root is ~1e-8 |x|); the squared loss's gradient there
+    is 0, not NaN."""
+    x = (scale * torch.randn(40, 5, generator=generator, dtype=F64)).requires_grad_()
+    assert wasserstein2(x, x.detach()).item() == 0.0
+    assert wasserstein1(x, x.detach()).item() == 0.0
+    wasserstein2(x, x.detach(), squared=True).backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))
 
 
 def test_masses_move_the_optimum(generator):
