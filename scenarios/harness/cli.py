@@ -42,6 +42,7 @@ from scenarios.harness.registry import all_scenarios, get_scenario
 from scenarios.harness.runner import default_out_dir, run_scenario
 from scenarios.harness.sweep import (
     JOURNAL_FILE,
+    MAX_POINTS,
     SPEC_FILE,
     TABLE_FILE,
     default_sweep_dir,
@@ -140,7 +141,8 @@ def _add_sweep_parser(commands: argparse._SubParsersAction) -> None:
         default=[],
         help="config values to sweep (repeatable: the points are the cartesian product); a "
         "tuple field takes one element per point, e.g. --grid betas=1,4,9; START:STOP:COUNT "
-        "gives COUNT evenly spaced values, e.g. --grid betas=0.1:9:90",
+        "gives COUNT evenly spaced values, e.g. --grid betas=0.1:9:90; at most "
+        f"{MAX_POINTS} points",
     )
     sweep.add_argument("--seeds", metavar="N", type=int, default=1, help="seeds per point (1)")
     _add_set_argument(

@@ -231,6 +231,21 @@ def parse_assignment(assignment: str) -> tuple[str, str]:
     return key.strip(), value
 
 
+def set_values(assignments: Sequence[str]) -> dict[str, str]:
+    """``--set KEY=VALUE`` assignments as {key: value text}; ConfigError for a malformed one or a
+    key given twice (no silent last-one-wins)."""
+    values: dict[str, str] = {}
+    for assignment in assignments:
+        key, text = parse_assignment(assignment)
+        if key in values:
+            raise ConfigError(
+                f"--set {key}=... is given twice ({key}={values[key]!r} and {key}={text!r}); "
+                "give each key once"
+            )
+        values[key] = text
+    return values
+
+
 def resolve_config(
     config_class: type,
     *,
@@ -242,8 +257,8 @@ def resolve_config(
     """Build and validate a config: defaults < TOML file < ``--set`` < ``overrides``.
 
     ``overrides`` holds already-typed values (e.g. ``{"seed": 3}`` from ``--seed``); ``None``
-    entries are ignored. Raises ConfigError (one line) for any unknown key, wrong type, file
-    problem, or value refused by the config's checks.
+    entries are ignored. Raises ConfigError (one line) for any unknown key, a key set twice in
+    ``assignments``, wrong type, file problem, or value refused by the config's checks.
     """
     infos = {info.name: info for info in config_fields(config_class)}
     values: dict[str, object] = {}
@@ -251,8 +266,7 @@ def resolve_config(
         for key, value in read_toml(toml_path).items():
             info = _lookup(infos, key, scenario, where=f"config file {str(toml_path)!r}")
             values[key] = coerce_toml(key, info.type, value)
-    for assignment in assignments:
-        key, text = parse_assignment(assignment)
+    for key, text in set_values(assignments).items():
         info = _lookup(infos, key, scenario, where="--set")
         values[key] = parse_text(key, info.type, text)
     for key, value in (overrides or {}).items():

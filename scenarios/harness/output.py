@@ -106,12 +106,24 @@ def check_output_dir(out_dir: Path) -> None:
             f"{' and '.join(RUN_FILES)}); a run replaces its output directory whole, so choose a "
             "new or empty directory"
         )
-    parent = _existing_ancestor(out_dir.parent)
+    parent = check_parent_dir(out_dir)
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(
             f"--out {str(out_dir)!r}: the run is staged beside it and swapped in, but "
             f"{str(parent)!r} is not writable; choose an output directory in a writable place"
         )
+
+
+def check_parent_dir(out_dir: Path) -> Path:
+    """The deepest existing ancestor of ``out_dir``'s parent; ConfigError if it is a file (no
+    directory can be made below it)."""
+    parent = _existing_ancestor(Path(out_dir).parent)
+    if not parent.is_dir():
+        raise ConfigError(
+            f"--out {str(out_dir)!r} is below {str(parent)!r}, which is a file, not a directory; "
+            "choose an output directory elsewhere"
+        )
+    return parent
 
 
 def is_run_dir(directory: Path) -> bool:

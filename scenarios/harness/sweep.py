@@ -20,8 +20,9 @@ refuses a config the scenario runs but cannot batch.
 **Grid values** are read by the config machinery (``scenarios.harness.config``):
 ``--grid d=2,3,8`` makes three points; for a tuple field each value is one point with a
 one-element tuple (``--grid betas=1,4`` runs betas=(1,) and betas=(4,)). Every point's config is
-built and validated (unknown key, empty or repeated values, wrong type, impossible value) before
-anything is written: a refusal is one ConfigError line.
+built and validated (unknown key, empty or repeated values, a key given twice or by both --set
+and --grid, wrong type, impossible value, more than ``MAX_POINTS`` points) before anything is
+written: a refusal is one ConfigError line.
 
 **The sweep directory** (``--out``, default ``figures/sweeps/SCENARIO``):
 
@@ -76,9 +77,10 @@ from scenarios.harness.config import (
     format_value,
     parse_text,
     resolve_config,
+    set_values,
 )
 from scenarios.harness.memory import check_memory
-from scenarios.harness.output import current_umask, jsonable
+from scenarios.harness.output import check_parent_dir, current_umask, jsonable
 from scenarios.harness.progress_bars import progress
 from scenarios.harness.registry import all_scenarios, get_scenario
 from scenarios.harness.scenario import PointResult, Scenario, SweepSpec
@@ -93,6 +95,10 @@ SPEC_FILE = "sweep.json"
 JOURNAL_FILE = "results.jsonl"
 TABLE_FILE = "results.csv"
 MAX_SEED = 2**63
+MAX_POINTS = 10**5
+"""Most points a sweep accepts (the product of its grids' value counts), checked before the
+points are built: planning 10^5 points (a validated config each) takes about a minute and 100 MB
+on one core, and solving them hours. The paper's grid has 450 points."""
 
 Span = tuple[int, int]
 """Where a point's line lies in the journal: (byte offset, length with its newline)."""
@@ -165,8 +171,21 @@ def plan_sweep(
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ConfigError(f"--seeds {seeds!r} is not accepted; expected an integer >= 1")
     grid, grid_texts = parse_grid(declared.config, grids, scenario)
-    base = [f"{key}={format_value(value)}" for key, value in declared.sweep.defaults.items()]
-    base += list(assignments)
+    given = set_values(assignments)
+    clash = next((key for key in given if key in grid), None)
+    if clash is not None:
+        raise ConfigError(
+            f"--set {clash}={given[clash]} and --grid {clash}=... both give {clash}; give it "
+            "once: --grid to sweep it, or --set for every point"
+        )
+    count = math.prod(len(values) for values in grid.values())
+    if count > MAX_POINTS:
+        raise ConfigError(
+            f"--grid {' '.join(f'{key}=({len(values)} values)' for key, values in grid.items())} "
+            f"makes {count} points; at most {MAX_POINTS} are accepted: sweep fewer values"
+        )
+    start = {k: format_value(v) for k, v in declared.sweep.defaults.items() if k not in grid}
+    base = [f"{key}={text}" for key, text in (start | given).items()]
     combinations = list(itertools.product(*(range(len(values)) for values in grid.values())))
     points, configs = [], []
     for combination in combinations:
@@ -266,10 +285,11 @@ def evenly_spaced(key: str, text: str) -> list[str] | None:
         start, stop, count = float(match[1]), float(match[2]), int(match[3])
     except ValueError:
         count = 0
-    if count < 2 or not (math.isfinite(start) and math.isfinite(stop)):
+    if not 2 <= count <= MAX_POINTS or not (math.isfinite(start) and math.isfinite(stop)):
         raise ConfigError(
             f"--grid {key}={text!r} is not START:STOP:COUNT with finite numbers and an integer "
-            f"COUNT >= 2, e.g. --grid {key}=0.1:9:90"
+            f"COUNT from 2 to {MAX_POINTS} (the most points a sweep accepts), e.g. "
+            f"--grid {key}=0.1:9:90"
         )
     return [f"{value:.12g}" for value in np.linspace(start, stop, count)]
 
@@ -547,9 +567,11 @@ def _foreign(entry: dict, index: int, sweep: Sweep, seen: set[int]) -> str | Non
 
 
 def _check_directory(directory: Path, spec: dict[str, object]) -> None:
-    """Refuse a path that is not a directory, a directory of other files, or another sweep."""
+    """Refuse a path that is not a directory or is below a file, a directory of other files, or
+    another sweep."""
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"--out {str(directory)!r} exists and is not a directory")
+    check_parent_dir(directory)
     if not (directory / SPEC_FILE).exists():
         if directory.exists() and any(directory.iterdir()):
             raise ConfigError(
@@ -559,17 +581,27 @@ def _check_directory(directory: Path, spec: dict[str, object]) -> None:
         return
     existing = read_spec(directory)
     if existing != spec:
-        differ = sorted(
-            key for key in spec.keys() | existing.keys() if spec.get(key) != existing.get(key)
-        )
-        details = "; ".join(
-            f"{key}: there {json.dumps(existing.get(key))}, now {json.dumps(spec.get(key))}"
-            for key in differ
-        )
+        details = "; ".join(_differences(existing, spec))
         raise ConfigError(
             f"--out {str(directory)!r} holds a different sweep ({details}); rerun that sweep's "
             "command to resume it, or choose another --out"
         )
+
+
+def _differences(there: object, now: object, name: str = "") -> list[str]:
+    """``NAME: there X, now Y`` for each field where a stored spec and a new one differ, going
+    into tables (``config``, ``grid``) so that only their differing entries are named."""
+    if there == now:
+        return []
+    if not (isinstance(there, dict) and isinstance(now, dict)):
+        return [f"{name}: there {json.dumps(there)}, now {json.dumps(now)}"]
+    return [
+        difference
+        for key in dict.fromkeys([*there, *now])
+        for difference in _differences(
+            there.get(key), now.get(key), f"{name}.{key}" if name else key
+        )
+    ]
 
 
 @contextmanager

@@ -20,8 +20,10 @@ seed). NAME is a metric column, or ``COLUMN_prob`` for the fraction of seeds whe
 COLUMN is 1 (e.g. ``single_cluster_prob``). Seeds where the metric is undefined (null, e.g. the time
 to a single cluster of a cloud that never formed one) are left out of the mean and the band. Other
 key columns that vary independently of the axes split the figure: one heat-map panel, or one line,
-per combination of their values (e.g. one per normalization). The files are written atomically
-(``scenarios.harness.output.staged_files``) with the shared style.
+per combination of their values (e.g. one per normalization), at most ``PANEL_COLUMNS`` panels
+side by side. The title says when the sweep is incomplete (its points so far of the grid's).
+The files are written atomically (``scenarios.harness.output.staged_files``) with the shared
+style.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from scenarios.harness.sweep_results import (
 
 PROBABILITY_SUFFIX = "_prob"
 MAX_PANELS = 6
+PANEL_COLUMNS = 3
+"""Most heat-map panels side by side (their titles need the width); more go to further rows."""
 MAX_LINES = 10
 MAX_ANNOTATED_CELLS = 150
 MAX_TICK_LABELS = 12
@@ -179,7 +183,8 @@ def _series_norm(groups: dict[tuple, dict[tuple, np.ndarray]]) -> Normalize:
 
 def time_heat_map(results: SweepResults, y: str, name: str) -> Figure:
     """The series ``name`` over (t, y), one panel per combination of the other key columns that
-    vary independently of y; cells centred on the output times and y values."""
+    vary independently of y; cells centred on the output times, one row of equal height per y
+    value, labelled by value (as ``heat_map``'s cells: no axis range beyond the values)."""
     split, groups = _series_groups(results, (y,), name)
     if len(groups) > MAX_PANELS:
         raise ConfigError(
@@ -188,22 +193,19 @@ def time_heat_map(results: SweepResults, y: str, name: str) -> Figure:
         )
     times = results.series[0][TIME_AXIS]
     ys = _axis_values(results, y)
-    numeric = all(is_real(v) for v in ys)
-    positions = np.array(ys if numeric else range(len(ys)), dtype=float)
     norm = _series_norm(groups)
     panels = len(groups)
-    columns = min(panels, 3)
-    rows = math.ceil(panels / columns)
+    rows, columns = _panel_grid(panels)
     width = min(FULL_WIDTH, 2.0 + 2.4 * columns)
     with figure_style():
         fig = new_figure(width, 0.9 + 2.3 * rows, layout="constrained")
         fig.suptitle(_title(results, f"{name} against t and {y}", None, width))
-        axes = fig.subplots(rows, columns, squeeze=False, sharex=True, sharey=True).ravel()
-        for ax, (series, cells) in zip(axes, groups.items(), strict=False):
+        axes = _panel_axes(fig, panels, sharex=True, sharey=True)
+        for ax, (series, cells) in zip(axes, groups.items(), strict=True):
             grid = np.array([cells.get((v,), np.full(len(times), math.nan)) for v in ys])
             mesh = ax.pcolormesh(
                 times,
-                positions,
+                np.arange(len(ys)),
                 np.ma.masked_invalid(grid),
                 norm=norm,
                 shading="nearest",
@@ -211,19 +213,16 @@ def time_heat_map(results: SweepResults, y: str, name: str) -> Figure:
             )
             ax.set_facecolor("0.85")
             ax.grid(False)
-            if not numeric:
-                ax.set_yticks(*_cell_ticks(ys))
+            ax.set_yticks(*_cell_ticks(ys))
             if series:
-                ax.set_title(_series_label(split, series))
-        for ax in axes[panels:]:
-            ax.set_visible(False)
+                ax.set_title(_series_label(split, series, "\n"))
         for column in range(columns):  # the lowest panel of each column, maybe in a short row
-            lowest = axes[:panels][column::columns][-1]
+            lowest = axes[column::columns][-1]
             lowest.set_xlabel("time t")
             lowest.tick_params(labelbottom=True)
         for ax in axes[::columns]:
             ax.set_ylabel(y)
-        fig.colorbar(mesh, ax=axes[:panels].tolist(), label=f"{name}\n(mean over seeds)")
+        fig.colorbar(mesh, ax=axes.tolist(), label=f"{name}\n(mean over seeds)")
     return fig
 
 
@@ -272,12 +271,13 @@ def heat_map(results: SweepResults, x: str, y: str, value: Value) -> Figure:
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         norm = Normalize(low, high if high > low else low + 1.0)
     panels = len(groups)
-    width = min(FULL_WIDTH, max(4.6, 1.9 + panels * max(2.2, 0.45 * len(xs))))
-    height = min(6.0, 1.5 + max(1.6, 0.32 * len(ys)))
+    rows, columns = _panel_grid(panels)
+    width = min(FULL_WIDTH, max(4.6, 1.9 + columns * max(2.2, 0.45 * len(xs))))
+    height = 1.5 + rows * min(4.5, max(1.6, 0.32 * len(ys)))
     with figure_style():
         fig = new_figure(width, height, layout="constrained")
         fig.suptitle(_title(results, f"{value.name} against {x} and {y}", value, width))
-        axes = fig.subplots(1, panels, squeeze=False, sharey=True)[0]
+        axes = _panel_axes(fig, panels, sharey=True)
         annotate = panels * len(xs) * len(ys) <= MAX_ANNOTATED_CELLS
         for ax, (series, grid) in zip(axes, means.items(), strict=True):
             mesh = ax.pcolormesh(
@@ -292,13 +292,13 @@ def heat_map(results: SweepResults, x: str, y: str, value: Value) -> Figure:
             ax.set_xticks(*_cell_ticks(xs))
             ax.set_yticks(*_cell_ticks(ys))
             ax.set_xlabel(x)
-            if ax is axes[0]:
+            if ax in axes[::columns]:
                 ax.set_ylabel(y)
             if series:
-                ax.set_title(_series_label(split, series))
+                ax.set_title(_series_label(split, series, "\n"))
             if annotate:
                 _annotate(ax, grid, norm)
-        fig.colorbar(mesh, ax=axes, label=value.label, shrink=0.95)
+        fig.colorbar(mesh, ax=axes.tolist(), label=value.label, shrink=0.95)
     return fig
 
 
@@ -343,6 +343,21 @@ def line_plot(
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best")
     return fig
+
+
+def _panel_grid(panels: int) -> tuple[int, int]:
+    """(rows, columns) of a heat map's panels: at most ``PANEL_COLUMNS`` side by side."""
+    columns = min(panels, PANEL_COLUMNS)
+    return math.ceil(panels / columns), columns
+
+
+def _panel_axes(fig: Figure, panels: int, **sharing: bool) -> np.ndarray:
+    """The first ``panels`` axes of a ``_panel_grid`` of subplots (``sharing``: sharex, sharey);
+    the unused ones of a short last row are hidden."""
+    axes = fig.subplots(*_panel_grid(panels), squeeze=False, **sharing).ravel()
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    return axes[:panels]
 
 
 def _cell_ticks(values: Sequence[object]) -> tuple[list[int], list[str]]:
@@ -400,8 +415,12 @@ def _axis_values(results: SweepResults, key: str) -> list[object]:
     return distinct_values((cell.keys for cell in results.cells), key)
 
 
-def _series_label(split: list[str], series: tuple) -> str:
-    return ", ".join(f"{key} = {format_value(v)}" for key, v in zip(split, series, strict=True))
+def _series_label(split: list[str], series: tuple, separator: str = ", ") -> str:
+    """``KEY = VALUE`` of each split column, joined by ``separator`` (a newline for a panel's
+    title, which must fit its panel)."""
+    return separator.join(
+        f"{key} = {format_value(v)}" for key, v in zip(split, series, strict=True)
+    )
 
 
 def _title(
@@ -412,8 +431,10 @@ def _title(
     *,
     band: bool = False,
 ) -> str:
-    """The figure title, wrapped to ``width`` inches: what is shown, over which seeds, and the
-    settings changed from the scenario's sweep defaults; ``value`` None for a time series."""
+    """The figure title, wrapped to ``width`` inches: what is shown, how many of the sweep's
+    points are finished if not all, over which seeds (the range of seeds per point when some
+    are left out), and the settings changed from the scenario's sweep defaults; ``value`` None
+    for a time series."""
     seeds = results.spec["seeds"]
     first, count = seeds["first"], seeds["count"]
     parts = [
@@ -423,7 +444,16 @@ def _title(
         + (" at every output time" if value is None else ""),
     ]
     if value is not None and any(cell.columns[value.column].undefined for cell in results.cells):
-        parts[-1] += f"; seeds where {value.column} is undefined left out"
+        defined = [cell.columns[value.column].defined for cell in results.cells]
+        low, high = min(defined), max(defined)
+        counts = f"{low}" if low == high else f"{low} to {high}"
+        parts[-1] += (
+            f"; seeds where {value.column} is undefined left out (seeds per point: {counts})"
+        )
+    if results.finished_points < results.grid_points:
+        parts.insert(
+            1, f"incomplete sweep: {results.finished_points} of {results.grid_points} points"
+        )
     settings = results.settings()
     if settings:
         parts.append(settings)

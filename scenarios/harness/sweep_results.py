@@ -64,6 +64,8 @@ class SweepResults:
     spec: dict
     key_columns: tuple[str, ...]
     metric_columns: tuple[str, ...]
+    finished_points: int
+    """The points in the journal (fewer than ``grid_points`` for an interrupted sweep)."""
     cells: tuple[Cell, ...]
     series: tuple[dict[str, object], ...] = ()
     """Per point and run: its key values, ``t`` and each series' values at those times (float
@@ -75,6 +77,11 @@ class SweepResults:
         if not self.series:
             return ()
         return tuple(k for k in self.series[0] if k not in self.key_columns and k != TIME_AXIS)
+
+    @property
+    def grid_points(self) -> int:
+        """The points of the whole sweep: the product of its grids' value counts."""
+        return math.prod(len(values) for values in self.spec["grid"].values())
 
     @property
     def seed_count(self) -> int:
@@ -115,7 +122,7 @@ def load_results(directory: Path) -> SweepResults:
         raise ConfigError(f"the sweep in {str(directory)!r} has no finished points yet")
     cells = tuple(cell for index in sorted(points) for cell in points[index][0])
     series = tuple(run for index in sorted(points) for run in points[index][1])
-    return SweepResults(directory, spec, keys, metrics, cells, series)
+    return SweepResults(directory, spec, keys, metrics, len(points), cells, series)
 
 
 def summarize(values: Sequence[object]) -> ColumnSummary | None:

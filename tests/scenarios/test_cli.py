@@ -170,6 +170,8 @@ REFUSALS = [
     (["--set", "step_size=0.1"], ["step_size=0.1", "fixed-step"]),
     (["--set", "snapshot_times=0,99"], ["snapshot_times=0,99", "[0, T]"]),
     (["--set", "n"], ["'n'", "KEY=VALUE"]),
+    (["--set", "n=8", "n=9"], ["--set n=", "twice", "n='8'", "n='9'"]),
+    (["--set", "n=8", "--set", "n=9"], ["--set n=", "twice"]),
     (["--seed", "abc"], ["--seed", "'abc'"]),
     (["--seed", "-3"], ["seed=-3", "[0, 2^63)"]),
     (["--device", "tpu"], ["device='tpu'", "cpu, cuda"]),
@@ -244,6 +246,16 @@ def test_out_path_that_is_a_file_is_refused(tmp_path, capsys):
     target.write_text("")
     code, out, err = _run(capsys, "run", "clustering", "--out", str(target))
     _assert_refused(code, out, err, ["taken.toml", "not a directory"], tmp_path)
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_out_path_below_a_file_is_refused_naming_the_file(command, tmp_path, capsys):
+    target = tmp_path / "taken.toml"  # .toml: ignored by the nothing-written check
+    target.write_text("")
+    out_dir = str(target / "x")
+    args = ["--grid", "d=2,3"] if command == "sweep" else []
+    code, out, err = _run(capsys, command, "clustering", *args, "--out", out_dir)
+    _assert_refused(code, out, err, [out_dir, str(target), "is a file"], tmp_path)
 
 
 def test_python_dash_m_refuses_without_traceback_and_runs(tmp_path):

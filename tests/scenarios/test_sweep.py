@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import matplotlib.pyplot
 import numpy as np
 import pytest
 import torch
+from matplotlib.figure import Figure
 from torch import Tensor
 
 import dynamics
@@ -27,6 +29,7 @@ from scenarios.clustering import ClusteringConfig, initial_cloud, initial_clouds
 from scenarios.clustering import sweep as clustering_sweep
 from scenarios.clustering.sweep import observables, series_metrics
 from scenarios.harness import keep_freed_memory, sweep_plots
+from scenarios.harness import sweep as sweep_module
 from scenarios.harness.cli import main
 from scenarios.harness.config import ConfigError
 from scenarios.harness.registry import all_scenarios
@@ -39,6 +42,7 @@ from scenarios.harness.sweep import (
     solve_point,
 )
 from scenarios.harness.sweep_backends import open_backend
+from scenarios.harness.sweep_results import SweepResults
 from tests.scenarios.helpers import default_sigint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -207,6 +211,10 @@ REFUSALS = [
     (["--grid", "d=2,2"], ["d=2,2", "distinct"]),
     (["--grid", "d"], ["'d'", "KEY=V1,V2"]),
     (["--grid", "d=2", "--grid", "d=3"], ["d=", "twice"]),
+    (["--grid", "d=2", "--set", "n=8", "n=9"], ["--set n=", "twice"]),
+    (["--grid", "n=8,9", "--set", "n=10"], ["--set n=10", "--grid n=", "give it once"]),
+    (["--grid", "betas=1:2:1000", "--grid", "n=2:1001:1000"], ["1000000 points", "at most 100000"]),
+    (["--grid", "betas=0:1:100000000"], ["COUNT from 2 to 100000"]),
     (["--grid", "seed=1,2"], ["seed", "--seeds"]),
     (["--grid", "d=2", "--seeds", "0"], ["--seeds 0", ">= 1"]),
     (["--grid", "d=2", "--set", "bta=1"], ["'bta'", "did you mean 'betas'"]),
@@ -231,6 +239,12 @@ def test_bad_sweeps_are_refused_before_any_work(args, expected, tmp_path, monkey
     for fragment in expected:
         assert fragment in captured.err
     assert list(tmp_path.iterdir()) == []  # nothing written, not even the sweep directory
+
+
+def test_too_many_points_are_refused_before_the_points_are_built(monkeypatch):
+    monkeypatch.setattr(sweep_module, "_point_config", _no_work)
+    with pytest.raises(ConfigError, match=r"makes 100000000 points; at most 100000"):
+        plan_sweep("clustering", ["betas=1:2:10000", "n=2:10001:10000"], 1)
 
 
 def test_a_scenario_without_sweep_support_is_refused(tmp_path, capsys):
@@ -334,7 +348,10 @@ def test_a_different_spec_is_refused_in_the_same_directory(reference, tmp_path, 
     code = main([*SWEEP[:-2], "normalizations=uniform", "--out", str(out), "--workers", "1"])
     err = capsys.readouterr().err
     assert code == 2 and len(err.splitlines()) == 1
-    assert "holds a different sweep" in err and "config" in err
+    assert "holds a different sweep" in err
+    assert 'config.normalizations: there ["softmax"], now ["uniform"];' in err
+    assert "config.num_times: there 21, now 301)" in err  # the default, as num_times is not set
+    assert "config.n:" not in err and "key_columns" not in err  # only what differs
     assert _files(out) == before
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
@@ -465,24 +482,41 @@ def test_sweep_workers_keep_freed_memory_under_glibc():
     assert keep_freed_memory()
 
 
+def _written_sweep(
+    directory: Path,
+    grids: list[str],
+    row: Callable[[dict, int], dict] = lambda point, seed: {"single_cluster": 1},
+    *,
+    seeds: int = 1,
+    done: int | None = None,
+) -> SweepResults:
+    """A sweep directory of ``grids`` whose first ``done`` points (default: all) hold, per seed,
+    the metrics ``row(point, seed)`` and the series ``fraction`` at t = 0, 1, 2; its results."""
+    sweep = plan_sweep("clustering", grids, seeds)
+    with SweepTable.open(directory, sweep):
+        pass  # writes sweep.json
+    series = [{"t": [0.0, 1.0, 2.0], "fraction": [0.0, 0.5, 1.0]}]
+    lines = [
+        json.dumps(
+            {
+                "index": index,
+                "point": point,
+                "rows": [{**point, "seed": seed, **row(point, seed)} for seed in sweep.seeds],
+                "series": series,
+            }
+        )
+        for index, point in enumerate(sweep.points[:done])
+    ]
+    (directory / JOURNAL_FILE).write_text("".join(line + "\n" for line in lines))
+    return sweep_plots.load_results(directory)
+
+
 def test_a_heat_map_of_many_values_labels_every_kth_cell(tmp_path):
     """90 betas (the paper's grid) get labels on every 10th cell, each naming its cell's beta;
     5 values of d get one each."""
     betas = [round(0.1 * k, 1) for k in range(1, 91)]
-    sweep = plan_sweep(
-        "clustering", [f"betas={','.join(map(str, betas))}", "d=2,3,4,5,6"], 1, SHARED[1:]
-    )
-    directory = tmp_path / "s"
-    with SweepTable.open(directory, sweep):
-        pass  # writes sweep.json
-    lines = [
-        json.dumps(
-            {"index": index, "point": point, "rows": [{**point, "seed": 0, "single_cluster": 1}]}
-        )
-        for index, point in enumerate(sweep.points)
-    ]
-    (directory / JOURNAL_FILE).write_text("".join(line + "\n" for line in lines))
-    results = sweep_plots.load_results(directory)
+    grids = [f"betas={','.join(map(str, betas))}", "d=2,3,4,5,6"]
+    results = _written_sweep(tmp_path / "s", grids)
     figure = sweep_plots.heat_map(
         results, "betas", "d", sweep_plots.resolve_value(results, "single_cluster_prob")
     )
@@ -492,4 +526,57 @@ def test_a_heat_map_of_many_values_labels_every_kth_cell(tmp_path):
         str(betas[k]) for k in range(0, 90, 10)
     ]
     assert [label.get_text() for label in ax.get_yticklabels()] == ["2", "3", "4", "5", "6"]
+    matplotlib.pyplot.close(figure)
+
+
+PANELS = ["normalizations=softmax,uniform", "d=2,3", "betas=0.5,2"]
+"""Four panels (normalizations x d) of long titles, two betas."""
+
+
+def _assert_panel_titles_apart(figure: Figure) -> None:
+    """The panel titles are drawn inside the figure without touching one another."""
+    figure.canvas.draw()
+    boxes = [ax.title.get_window_extent() for ax in figure.axes if ax.get_title()]
+    assert len(boxes) == 4
+    inside = figure.bbox
+    for number, box in enumerate(boxes):
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1
+        assert not any(box.overlaps(other) for other in boxes[number + 1 :])
+    matplotlib.pyplot.close(figure)
+
+
+def test_heat_map_panel_titles_do_not_overlap(tmp_path):
+    results = _written_sweep(tmp_path / "s", [*PANELS, "n=8,9"])
+    value = sweep_plots.resolve_value(results, "single_cluster")
+    _assert_panel_titles_apart(sweep_plots.heat_map(results, "betas", "n", value))
+
+
+def test_a_time_heat_map_has_a_row_per_value_and_titles_apart(tmp_path):
+    """Two betas are two rows labelled 0.5 and 2, not an axis of beta from -0.25 to 2.75."""
+    results = _written_sweep(tmp_path / "s", PANELS)
+    figure = sweep_plots.time_heat_map(results, "betas", "fraction")
+    ax = figure.axes[0]
+    assert ax.get_ylim() == (-0.5, 1.5)
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["0.5", "2"]
+    _assert_panel_titles_apart(figure)
+
+
+def test_the_title_says_an_incomplete_sweep_and_the_seeds_per_point(tmp_path):
+    """5 of 8 points finished; the metric is undefined for seed 0 at d = 2 (1 or 2 seeds)."""
+
+    def row(point: dict, seed: int) -> dict:
+        return {"time": None if seed == 0 and point["d"] == 2 else 1.0}
+
+    results = _written_sweep(tmp_path / "s", [*PANELS, "n=8,9"][1:], row, seeds=2, done=5)
+    figure = sweep_plots.heat_map(results, "betas", "d", sweep_plots.resolve_value(results, "time"))
+    title = " ".join(figure.get_suptitle().split())
+    assert "incomplete sweep: 5 of 8 points" in title
+    assert "undefined left out (seeds per point: 1 to 2)" in title
+    matplotlib.pyplot.close(figure)
+    complete = _written_sweep(tmp_path / "all", PANELS[1:])
+    figure = sweep_plots.heat_map(
+        complete, "betas", "d", sweep_plots.resolve_value(complete, "single_cluster")
+    )
+    assert "incomplete" not in figure.get_suptitle()
+    assert "seeds per point" not in figure.get_suptitle()
     matplotlib.pyplot.close(figure)
