@@ -38,7 +38,8 @@ class Accelerated(nn.Module):
 
     Args:
         field: the first-order field F(t, x) (e.g. ``SelfAttention``).
-        damping: "nesterov", "heavy_ball", "none", or a callable t -> gamma(t) (a float or tensor).
+        damping: "nesterov", "heavy_ball", "none", or a callable t -> gamma(t) (a float or tensor,
+            taken as given: gamma(t) < 0 feeds energy in).
         gamma: the constant friction of "heavy_ball" (>= 0).
         r, t0: gamma(t) = r / (t + t0) for "nesterov" (r >= 0, t0 > 0).
         manifold: "euclidean" or "sphere", stored as ``geometry``; by default the field's own
