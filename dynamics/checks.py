@@ -82,17 +82,29 @@ def check_cloud(
 
 
 def check_phase_state(
-    x: object, p: object, *, d: int | None = None, names: tuple[str, str] = ("x", "p")
+    x: object,
+    p: object,
+    *,
+    d: int | None = None,
+    names: tuple[str, str] = ("x", "p"),
+    weights_of: torch.nn.Module | None = None,
 ) -> None:
-    """Check that positions ``x`` and momenta or velocities ``p`` are clouds (``check_cloud``) of
-    one shape."""
-    check_cloud(names[0], x, d=d)
+    """Check that positions ``x`` and momenta or velocities ``p`` are clouds (``check_cloud``,
+    ``weights_of`` for x) of one shape."""
+    check_cloud(names[0], x, d=d, weights_of=weights_of)
     check_cloud(names[1], p, d=d)
     if x.shape != p.shape:
         raise ValueError(
             f"{names[0]} has shape {tuple(x.shape)} and {names[1]} has shape {tuple(p.shape)}; "
             "they must match"
         )
+
+
+def first_token(flagged: torch.Tensor) -> str:
+    """Where the first True of a token mask (..., n) lies, in words: "token i" or "token i of
+    batch index (b, ...)", for errors about one token of a cloud. ``flagged`` holds a True."""
+    *batch, token = (int(i) for i in flagged.nonzero()[0])
+    return f"token {token}" + (f" of batch index {tuple(batch)}" if batch else "")
 
 
 def check_finite(name: str, tensor: torch.Tensor) -> torch.Tensor:

@@ -15,14 +15,13 @@ def exp_or_raise(
     naming ``beta`` where that overflows the dtype (a NaN or infinite ``factor`` is passed on).
     """
     value = torch.exp(log_value)
-    magnitude = log_value
     if factor is not None:
         value = factor * value
-        magnitude = log_value + factor.abs().log()
     overflow = torch.isinf(value) if factor is None else torch.isinf(value) & factor.isfinite()
     if value.numel() and bool(overflow.any()):
         dtype = value.dtype
         limit = math.log(torch.finfo(dtype).max)
+        magnitude = log_value if factor is None else log_value + factor.abs().log()
         peak = float(magnitude.detach().where(overflow, -math.inf).max())
         wider = ", float64 (up to e^709.8)," if dtype != torch.float64 else ""
         raise ValueError(

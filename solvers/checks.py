@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dynamics.checks import first_token
 from dynamics.field import State
 from dynamics.geometry.spaces import SPHERE
 from solvers.methods import Method
@@ -63,11 +64,9 @@ def check_nonzero_tokens(field: object, x0: State) -> None:
     x = x0[0] if isinstance(x0, tuple) else x0
     zero = torch.linalg.vector_norm(x, dim=-1) == 0
     if bool(zero.any()):
-        *batch, token = (int(i) for i in zero.nonzero()[0])
-        where = f"token {token}" + (f" of batch index {tuple(batch)}" if batch else "")
         raise ValueError(
-            f"x0 {where} is zero; {type(field).__name__} lives on the sphere, where each token "
-            "needs a direction x_i / |x_i|: give nonzero tokens"
+            f"x0 {first_token(zero)} is zero; {type(field).__name__} lives on the sphere, where "
+            "each token needs a direction x_i / |x_i|: give nonzero tokens"
         )
 
 

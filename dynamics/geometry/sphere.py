@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from dynamics.checks import check_cloud
+from dynamics.checks import check_cloud, first_token
 
 
 def project_tangent(x: Tensor, v: Tensor) -> Tensor:
@@ -25,11 +25,10 @@ def directions(name: str, x: Tensor) -> Tensor:
     norms = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
     lost = ~((norms > 0) & torch.isfinite(norms))
     if bool(lost.any()):
-        *batch, token, _ = (int(i) for i in lost.nonzero()[0])
-        where = f"token {token}" + (f" of batch index {tuple(batch)}" if batch else "")
         raise ValueError(
-            f"{name} {where} has no direction (it is zero, NaN or infinite); the cosines and "
-            "clusters of a cloud are defined by the directions x_i / |x_i| of nonzero finite tokens"
+            f"{name} {first_token(lost[..., 0])} has no direction (it is zero, NaN or infinite); "
+            "the cosines and clusters of a cloud are defined by the directions x_i / |x_i| of "
+            "nonzero finite tokens"
         )
     return x / norms
 

@@ -63,7 +63,7 @@ from torch import Tensor, nn
 from torch.func import grad
 
 from dynamics.blocks.transformer import FeedForward
-from dynamics.checks import check_cloud, check_int, check_real
+from dynamics.checks import check_cloud, check_int, check_phase_state, check_real
 from dynamics.geometry.spaces import EUCLIDEAN
 from dynamics.momentum.friction import DampedHamiltonianField
 from dynamics.momentum.hamiltonian_attention import (
@@ -137,8 +137,7 @@ class HamiltonianBlock(DampedHamiltonianField, nn.Module):
 
     def _check_state(self, x: Tensor, p: Tensor) -> None:
         """x and p as ``DampedHamiltonianField`` takes them, in the dtype of the weights."""
-        super()._check_state(x, p)
-        check_cloud("x", x, weights_of=self)
+        check_phase_state(x, p, d=self.d, weights_of=self)
 
     def log_normalizer(self, x: Tensor) -> Tensor:
         """log z_i = logsumexp_{h,j} S^h_ij - log(n H) at u = LN_1(x), shape (..., n)."""

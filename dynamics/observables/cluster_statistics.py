@@ -99,12 +99,12 @@ def span_dimension(
 
 def _eigenvalues_above(x: Tensor, threshold: float, cosines: Tensor | None) -> Tensor:
     """The count of ``span_dimension`` by the inertia of G - threshold I, G the smaller Gram
-    matrix (``cosines`` when given and n <= d)."""
+    matrix (``cosines`` when given and n <= d); without ``cosines``, x holds the directions."""
     n, d = x.shape[-2:]
     if n <= d and cosines is not None:
         gram = cosines
     else:
-        unit = normalize(x)
+        unit = x if cosines is None else normalize(x)
         gram = unit @ unit.transpose(-1, -2) if n <= d else unit.transpose(-1, -2) @ unit
     diagonal = gram.diagonal(0, -2, -1) - threshold
     return positive_eigenvalue_count(gram.diagonal_scatter(diagonal, 0, -2, -1))
