@@ -86,8 +86,8 @@ class ClusteringConfig(ScenarioConfig):
 
     def cross_check(self) -> None:
         """Snapshot times within [0, T]; step_size only with fixed-step methods; rtol that the
-        dtype resolves; betas representable in the
-        dtype, and USA's weights e^beta / n too; a redraw period only with random weights."""
+        dtype resolves; betas representable in the dtype, and USA's weights e^beta / n too; a
+        redraw period only with random weights."""
         if self.redraw_period > 0 and not self.random_weights:
             refuse(
                 "redraw_period",

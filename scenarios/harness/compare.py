@@ -35,8 +35,9 @@ def metric_differences(
         def child(key: str) -> str:
             return f"{path}.{key}" if path else key
 
+        parameters = path == PARAMETERS or path.startswith(f"{PARAMETERS}.")
+
         def kept(keys: set[str]) -> list[str]:
-            parameters = path == PARAMETERS or path.startswith(f"{PARAMETERS}.")
             return sorted(keys) if parameters else _unmeasured(keys)
 
         lines = [f"{child(key)}: only before" for key in kept(before.keys() - after.keys())]
